@@ -1,0 +1,124 @@
+"""Instruments and exact conversion between venue decimal strings and integers.
+
+Prices are integers in units of 10**-price_scale, quantities in units of 10**-size_scale.
+Venue strings are parsed without Decimal or float: split at the point, pad, int().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_POW10: tuple[int, ...] = tuple(10**i for i in range(40))
+
+
+class NotRepresentable(ValueError):
+    """A decimal string has more significant digits than the instrument's scale."""
+
+
+def parse_fixed(text: str, scale: int) -> int:
+    """Exact decimal string -> integer units of 10**-scale ("61737.63000000", 2 -> 6173763)."""
+    point = text.find(".")
+    if point < 0:
+        return int(text) * _POW10[scale]
+    fraction = text[point + 1 :]
+    digits = len(fraction)
+    if digits <= scale:
+        return int(text[:point] + fraction) * _POW10[scale - digits]
+    if fraction[scale:].strip("0"):
+        raise NotRepresentable(f"{text!r} has more than {scale} decimals")
+    return int(text[:point] + fraction[:scale])
+
+
+def pow10(exponent: int) -> int:
+    """10**exponent as an int, for exponents 0..39."""
+    return _POW10[exponent]
+
+
+def format_fixed(value: int, scale: int) -> str:
+    """Integer units of 10**-scale -> plain decimal string with exactly `scale` decimals."""
+    if scale == 0:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    magnitude = -value if value < 0 else value
+    whole, fraction = divmod(magnitude, _POW10[scale])
+    return f"{sign}{whole}.{fraction:0{scale}d}"
+
+
+def scale_of(step: str) -> int:
+    """Number of significant decimals in a step string: "0.01000000" -> 2, "1.00000000" -> 0."""
+    point = step.find(".")
+    if point < 0:
+        return 0
+    return len(step[point + 1 :].rstrip("0"))
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """One tradable symbol at one venue, with exact tick and lot arithmetic."""
+
+    venue: str
+    symbol: str
+    base: str
+    quote: str
+    price_scale: int
+    size_scale: int
+    tick: int = 1  # price step in price units
+    lot: int = 1  # size step in size units
+    min_size: int = 0
+    min_notional: int = 0  # in quote units of 10**-(price_scale + size_scale)
+
+    @classmethod
+    def from_steps(
+        cls,
+        venue: str,
+        symbol: str,
+        base: str,
+        quote: str,
+        tick_size: str,
+        step_size: str,
+        min_qty: str = "0",
+        min_notional: str = "0",
+    ) -> Instrument:
+        price_scale = scale_of(tick_size)
+        size_scale = scale_of(step_size)
+        return cls(
+            venue=venue,
+            symbol=symbol,
+            base=base,
+            quote=quote,
+            price_scale=price_scale,
+            size_scale=size_scale,
+            tick=parse_fixed(tick_size, price_scale),
+            lot=parse_fixed(step_size, size_scale),
+            min_size=parse_fixed(min_qty, size_scale),
+            min_notional=parse_fixed(min_notional, price_scale + size_scale),
+        )
+
+    def price(self, text: str) -> int:
+        return parse_fixed(text, self.price_scale)
+
+    def size(self, text: str) -> int:
+        return parse_fixed(text, self.size_scale)
+
+    def price_text(self, price: int) -> str:
+        return format_fixed(price, self.price_scale)
+
+    def size_text(self, size: int) -> str:
+        return format_fixed(size, self.size_scale)
+
+    def notional(self, price: int, size: int) -> int:
+        """Exact notional in units of 10**-(price_scale + size_scale) of the quote asset."""
+        return price * size
+
+    @property
+    def notional_scale(self) -> int:
+        return self.price_scale + self.size_scale
+
+    def round_price_down(self, price: int) -> int:
+        return price - price % self.tick
+
+    def round_price_up(self, price: int) -> int:
+        return -((-price) // self.tick) * self.tick
+
+    def round_size_down(self, size: int) -> int:
+        return size - size % self.lot

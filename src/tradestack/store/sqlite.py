@@ -1,0 +1,211 @@
+"""The SQLite journal: WAL, synchronous=FULL, one writer thread that batches behind the hot path."""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from tradestack.domain.events import Side
+from tradestack.domain.orders.state import Order, OrderStatus
+from tradestack.domain.positions import Fill
+from tradestack.ports import JournalState
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    client_id TEXT PRIMARY KEY, symbol TEXT NOT NULL, side TEXT NOT NULL, price INTEGER NOT NULL,
+    size INTEGER NOT NULL, status TEXT NOT NULL, venue_order_id INTEGER, filled INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL, reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    symbol TEXT NOT NULL, trade_id INTEGER NOT NULL, client_id TEXT NOT NULL, side TEXT NOT NULL,
+    price INTEGER NOT NULL, size INTEGER NOT NULL, fee INTEGER NOT NULL, fee_asset TEXT NOT NULL,
+    ts_event INTEGER NOT NULL, PRIMARY KEY (symbol, trade_id)
+);
+"""
+
+_Op = Callable[[sqlite3.Connection], Any]
+
+
+class JournalDurabilityError(RuntimeError):
+    """The database would not give the durability the journal promises."""
+
+
+class SqliteJournal:
+    def __init__(self, path: Path, batch_max: int = 512) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+        sync = self._db.execute("PRAGMA synchronous").fetchone()[0]
+        if str(mode).lower() != "wal" or int(sync) != 2:
+            raise JournalDurabilityError(
+                f"{path}: journal_mode={mode} synchronous={sync}; need WAL and FULL (2). "
+                "Put the data directory on a local filesystem that supports WAL."
+            )
+        self._db.executescript(_SCHEMA)
+        self._queue: queue.SimpleQueue[tuple[_Op, Future[Any] | None] | None] = queue.SimpleQueue()
+        self._batch_max = batch_max
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
+        self._thread.start()
+
+    # -- reads (start-up only) ------------------------------------------------------------------
+    def load(self) -> JournalState:
+        def read(db: sqlite3.Connection) -> JournalState:
+            orders = [
+                Order(
+                    client_id=row[0],
+                    symbol=row[1],
+                    side=Side(row[2]),
+                    price=row[3],
+                    size=row[4],
+                    status=OrderStatus(row[5]),
+                    venue_order_id=row[6],
+                    filled=row[7],
+                    created_ns=row[8],
+                    reason=row[9],
+                )
+                for row in db.execute("SELECT * FROM orders ORDER BY created_ns, client_id")
+            ]
+            fills = [
+                Fill(
+                    symbol=row[0],
+                    trade_id=row[1],
+                    client_id=row[2],
+                    side=Side(row[3]),
+                    price=row[4],
+                    size=row[5],
+                    fee=row[6],
+                    fee_asset=row[7],
+                    ts_event=row[8],
+                )
+                for row in db.execute("SELECT * FROM fills ORDER BY ts_event, trade_id")
+            ]
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            return JournalState(orders, fills, meta)
+
+        result: JournalState = self._call(read)
+        return result
+
+    # -- durable, waited for ----------------------------------------------------------------------
+    def reserve_block(self) -> int:
+        result: int = self._call(_reserve)
+        return result
+
+    def reserve_block_later(self, on_reserved: Callable[[int], None]) -> None:
+        # the callback runs only after the commit, once the block is durable
+        future: Future[int] = Future()
+        future.add_done_callback(lambda done: on_reserved(done.result()))
+        self._queue.put((_reserve, future))
+
+    def put_meta_sync(self, key: str, value: str) -> None:
+        self._call(lambda db: _put_meta(db, key, value))
+
+    # -- behind the hot path ------------------------------------------------------------------------
+    def record_order(self, order: Order) -> None:
+        row = (
+            order.client_id,
+            order.symbol,
+            order.side.value,
+            order.price,
+            order.size,
+            order.status.value,
+            order.venue_order_id,
+            order.filled,
+            order.created_ns,
+            order.reason,
+        )
+        self._queue.put(
+            (lambda db: db.execute("INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?)", row), None)
+        )
+
+    def record_fill(self, fill: Fill) -> None:
+        row = (
+            fill.symbol,
+            fill.trade_id,
+            fill.client_id,
+            fill.side.value,
+            fill.price,
+            fill.size,
+            fill.fee,
+            fill.fee_asset,
+            fill.ts_event,
+        )
+        self._queue.put(
+            (lambda db: db.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)", row), None)
+        )
+
+    def put_meta(self, key: str, value: str) -> None:
+        self._queue.put((lambda db: _put_meta(db, key, value), None))
+
+    def flush(self) -> None:
+        """Wait until everything queued so far is durable."""
+        self._call(lambda db: None)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self.flush()
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+        self._db.close()
+
+    # -- the writer ---------------------------------------------------------------------------------
+    def _call(self, op: _Op) -> Any:
+        if self._failed is not None:
+            raise JournalDurabilityError("journal writer failed") from self._failed
+        future: Future[Any] = Future()
+        self._queue.put((op, future))
+        return future.result(timeout=30)
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self._batch_max:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                batch.append(more)
+            results: list[tuple[Future[Any], Any]] = []
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for op, future in batch:
+                    value = op(self._db)
+                    if future is not None:
+                        results.append((future, value))
+                self._db.execute("COMMIT")  # one fsync for the whole batch
+            except BaseException as error:  # surfaced to every waiter; the process must not trade on
+                self._failed = error
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                for _, future in batch:
+                    if future is not None and not future.done():
+                        future.set_exception(error)
+                return
+            for future, value in results:
+                future.set_result(value)
+
+
+def _reserve(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT value FROM meta WHERE key = 'next_block'").fetchone()
+    block = int(row[0]) if row else 1
+    _put_meta(db, "next_block", str(block + 1))
+    return block
+
+
+def _put_meta(db: sqlite3.Connection, key: str, value: str) -> None:
+    db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
