@@ -1,0 +1,67 @@
+"""Client ids, the order state machine and the order manager."""
+
+from __future__ import annotations
+
+import pytest
+
+from tradestack.domain.events import Side
+from tradestack.domain.orders.client_ids import VALID_ID, ClientOrderIds, IdsExhausted, block_of
+from tradestack.domain.orders.manager import OrderManager
+from tradestack.domain.orders.reports import OrderReport
+from tradestack.domain.orders.state import Order, OrderStatus
+from tradestack.domain.positions import Fill
+
+
+def manager_with_block(block: int = 7) -> OrderManager:
+    ids = ClientOrderIds("ts1", block_size=4)
+    ids.add_block(block)
+    return OrderManager(ids)
+
+
+def test_ids_come_from_reserved_blocks_and_never_repeat() -> None:
+    ids = ClientOrderIds("ts1", block_size=3)
+    ids.add_block(5)
+    ids.add_block(9)
+    issued = [ids.next_id() for _ in range(6)]
+    assert issued == ["ts1-5-0", "ts1-5-1", "ts1-5-2", "ts1-9-0", "ts1-9-1", "ts1-9-2"]
+    assert all(VALID_ID.match(client_id) for client_id in issued)
+    assert block_of("ts1-9-2") == 9
+    with pytest.raises(IdsExhausted):
+        ids.next_id()
+
+
+def test_final_states_never_move_and_late_new_is_ignored() -> None:
+    order = Order("ts1-1-0", "BTCUSDT", Side.BUY, 100, 5)
+    assert order.transition(OrderStatus.FILLED)
+    assert not order.transition(OrderStatus.NEW)  # a late NEW after the fill changes nothing
+    assert order.status is OrderStatus.FILLED
+
+
+def test_unknown_resolves_to_whatever_the_venue_says() -> None:
+    order = Order("ts1-1-0", "BTCUSDT", Side.BUY, 100, 5, status=OrderStatus.UNKNOWN)
+    assert order.status.is_live  # might be resting: counts against exposure
+    assert order.transition(OrderStatus.NEW)
+
+
+def fill(trade_id: int, client_id: str, size: int = 2) -> Fill:
+    return Fill("BTCUSDT", trade_id, client_id, Side.BUY, 100, size, 0, "USDT", 1)
+
+
+def test_each_venue_trade_is_applied_once() -> None:
+    orders = manager_with_block()
+    order = orders.create("BTCUSDT", Side.BUY, 100, 5, now_ns=1, mono_ns=1)
+    report = OrderReport(
+        order.client_id, "BTCUSDT", OrderStatus.PARTIALLY_FILLED, 42, 2, fill(1, order.client_id), "", 1
+    )
+    assert orders.apply(report).new_fill is not None
+    assert orders.apply(report).new_fill is None  # the same trade delivered twice
+    assert order.filled == 2
+    assert orders.exposure("BTCUSDT", position=2).open_buy == 3
+
+
+def test_final_report_removes_the_order_from_live() -> None:
+    orders = manager_with_block()
+    order = orders.create("BTCUSDT", Side.SELL, 100, 5, now_ns=1, mono_ns=1)
+    orders.apply(OrderReport(order.client_id, "BTCUSDT", OrderStatus.CANCELED, 42, 0, None, "", 1))
+    assert list(orders.live("BTCUSDT")) == []
+    assert orders.exposure("BTCUSDT", 0).open_sell == 0
