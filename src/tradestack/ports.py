@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
+from tradestack.domain.orders.reports import OrderReport
 from tradestack.domain.orders.state import Order
 from tradestack.domain.positions import Fill
 
@@ -107,3 +108,34 @@ class NullObserver:
 
     def kill_switch(self, engaged: bool, reason: str) -> None:
         pass
+
+
+class TradingVenue(Protocol):
+    """Order entry at one venue, in domain values. Failures raise the venue errors of venues/_shared.
+
+    The adapter never retries order entry: an OutcomeUnknown is resolved by `query`.
+    """
+
+    name: str
+
+    async def submit(self, order: Order) -> OrderReport: ...
+
+    async def cancel(self, order: Order) -> OrderReport: ...
+
+    async def cancel_all(self, symbol: str) -> None: ...
+
+    async def query(self, symbol: str, client_id: str) -> Order | None:
+        """The venue's view of one order, or None when the venue says it does not exist."""
+        ...
+
+    async def query_by_venue_id(self, symbol: str, venue_order_id: int) -> Order | None: ...
+
+    async def open_orders(self, symbol: str) -> list[Order]: ...
+
+    async def fills(self, symbol: str, from_trade_id: int | None) -> list[tuple[Fill, int]]:
+        """Our trades at the venue from a trade id on (all recent ones when None), with venue order ids."""
+        ...
+
+    async def balances(self) -> dict[str, int]:
+        """Total (free + locked) per asset at positions.ASSET_SCALE."""
+        ...

@@ -147,6 +147,14 @@ class Engine:
         self.positions[fill.symbol].apply(fill)
         self.ledger.apply(self.instruments[fill.symbol], fill)
 
+    def recover_fill(self, fill: Fill) -> bool:
+        """A fill found at the venue during reconciliation. Applied and journaled unless already seen."""
+        if self.orders.fill_seen(fill.symbol, fill.trade_id):
+            return False
+        self.orders.mark_fill_seen(fill.symbol, fill.trade_id)
+        self._apply_fill(fill, self.orders.orders.get(fill.client_id))
+        return True
+
     def total_pnl(self) -> int:
         """Realized plus unrealized PnL over all symbols, in quote units at ASSET_SCALE."""
         total = 0

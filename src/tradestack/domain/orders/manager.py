@@ -52,6 +52,9 @@ class OrderManager:
     def fill_seen(self, symbol: str, trade_id: int) -> bool:
         return (symbol, trade_id) in self._seen_fills
 
+    def seen_fills(self) -> frozenset[tuple[str, int]]:
+        return frozenset(self._seen_fills)
+
     def live(self, symbol: str) -> Iterable[Order]:
         return self._live.get(symbol, {}).values()
 

@@ -1,0 +1,140 @@
+"""Carries out the engine's commands at a venue and turns every outcome back into an engine event.
+
+The one rule that prevents double orders lives here: an order whose outcome is unknown is never sent
+again. It is resolved by querying the venue by client order id until the venue either shows it or can
+no longer accept it (its request timestamp is older than the venue's receive window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterable
+from typing import Any
+
+import structlog
+
+from tradestack.domain.orders.reports import OrderReport
+from tradestack.domain.orders.state import Order, OrderStatus
+from tradestack.engine.commands import Cancel, CancelAll, Command, Submit
+from tradestack.engine.core import Engine
+from tradestack.ports import Clock, TradingVenue
+from tradestack.venues._shared.errors import NotExecuted, OutcomeUnknown, VenueError, VenueRejected
+
+log = structlog.get_logger("tradestack.trader")
+
+NANOS = 1_000_000_000
+
+
+def report_from(order: Order, status: OrderStatus | None = None) -> OrderReport:
+    """A venue's view of an order (from a query) as a report the engine applies."""
+    return OrderReport(
+        client_id=order.client_id,
+        symbol=order.symbol,
+        status=status or order.status,
+        venue_order_id=order.venue_order_id,
+        filled_total=order.filled,
+        fill=None,
+        reason=order.reason,
+        ts_event=0,
+    )
+
+
+class Trader:
+    def __init__(
+        self,
+        engine: Engine,
+        venue: TradingVenue,
+        clock: Clock,
+        recv_window_ns: int = 5 * NANOS,
+        check_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0),
+    ) -> None:
+        self.engine = engine
+        self.venue = venue
+        self.clock = clock
+        self.recv_window_ns = recv_window_ns
+        self.check_delays = check_delays
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def execute(self, commands: Iterable[Command]) -> None:
+        for command in commands:
+            if isinstance(command, Submit):
+                self._spawn(self._submit(command.order))
+            elif isinstance(command, Cancel):
+                self._spawn(self._cancel(command.order))
+            elif isinstance(command, CancelAll):
+                self._spawn(self._cancel_all(command.symbol))
+
+    def apply(self, report: OrderReport) -> None:
+        self.execute(self.engine.on_report(report))
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for every command in flight (used at shutdown and in tests)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _submit(self, order: Order) -> None:
+        try:
+            report = await self.venue.submit(order)
+        except VenueRejected as rejected:
+            self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, str(rejected.code)))
+            return
+        except NotExecuted as refused:  # not sent, or rate limited: certainly not at the venue
+            self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, type(refused).__name__))
+            return
+        except OutcomeUnknown as unknown:
+            log.warning("order outcome unknown", client_id=order.client_id, reason=unknown.reason)
+            self.execute(self.engine.on_submit_failed(order, OrderStatus.UNKNOWN, unknown.reason))
+            await self.resolve(order)
+            return
+        self.apply(report)
+
+    async def resolve(self, order: Order) -> None:
+        """Query until the venue shows the order or can no longer accept it. Never resend."""
+        for delay in self.check_delays:
+            await asyncio.sleep(delay)
+            try:
+                seen = await self.venue.query(order.symbol, order.client_id)
+            except VenueError as error:
+                log.info("order query failed; will retry", client_id=order.client_id, error=str(error))
+                continue
+            if seen is not None:
+                self.apply(report_from(seen))
+                return
+            if self.clock.monotonic_ns() - order.sent_mono_ns > self.recv_window_ns + NANOS:
+                # past the receive window the venue rejects that request: it will never exist
+                self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, "not_at_venue"))
+                return
+        log.error("order still unresolved; left UNKNOWN for reconciliation", client_id=order.client_id)
+
+    async def _cancel(self, order: Order) -> None:
+        try:
+            self.apply(await self.venue.cancel(order))
+        except VenueRejected:
+            # usually "unknown order": it filled or was canceled already; ask the venue which
+            self.engine.on_cancel_failed(order)
+            await self._refresh(order)
+        except NotExecuted:
+            self.engine.on_cancel_failed(order)
+        except OutcomeUnknown:
+            await self._refresh(order)
+
+    async def _refresh(self, order: Order) -> None:
+        try:
+            seen = await self.venue.query(order.symbol, order.client_id)
+        except VenueError:
+            return
+        if seen is not None:
+            self.apply(report_from(seen))
+
+    async def _cancel_all(self, symbol: str) -> None:
+        try:
+            await self.venue.cancel_all(symbol)
+        except VenueError as error:
+            log.error("cancel-all failed", symbol=symbol, error=str(error))
+        for order in list(self.engine.orders.live(symbol)):
+            await self._refresh(order)
