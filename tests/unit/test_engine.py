@@ -35,9 +35,9 @@ def make_engine(tmp_path: Path, loss_limit: str = "500") -> Engine:
         daily_loss_limit=int(loss_limit) * 10**ASSET_SCALE,
     )
     params = MarketMakerParams(
-        half_spread_bps=5,
-        skew_bps_at_max_inventory=10,
-        requote_threshold_bps=2,
+        half_spread_bps_e2=500,
+        skew_bps_e2_at_max_inventory=1000,
+        requote_threshold_bps_e2=200,
         order_size={"BTCUSDT": BTC.size("0.001")},
         max_inventory={"BTCUSDT": BTC.size("0.01")},
     )

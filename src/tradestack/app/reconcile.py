@@ -10,13 +10,14 @@ the start: never assume flat.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import structlog
 
 from tradestack.app.trader import report_from
 from tradestack.domain.orders.state import Order, OrderStatus
-from tradestack.domain.positions import Fill, drift_percent
+from tradestack.domain.positions import drift_percent
 from tradestack.engine.core import Engine
 from tradestack.ports import Clock, TradingVenue
 
@@ -34,12 +35,18 @@ class ReconcileReport:
 
 
 async def reconcile(
-    engine: Engine, venue: TradingVenue, clock: Clock, recv_window_ns: int = 5_000_000_000
+    engine: Engine,
+    venue: TradingVenue,
+    clock: Clock,
+    trade_floor: Mapping[str, int] | None = None,
+    recv_window_ns: int = 5_000_000_000,
 ) -> ReconcileReport:
+    """trade_floor: per symbol, the last venue trade id already in the balances we started from."""
     report = ReconcileReport()
+    floors = trade_floor or {}
     for symbol in engine.instruments:
         await _orders(engine, venue, symbol, clock, recv_window_ns, report)
-        await _fills(engine, venue, symbol, report)
+        await _fills(engine, venue, symbol, floors.get(symbol, -1), report)
     report.venue_balances = await venue.balances()
     report.drift_percent = drift_by_symbol(engine, report.venue_balances)
     log.info(
@@ -60,7 +67,12 @@ def drift_by_symbol(engine: Engine, venue_balances: dict[str, int]) -> dict[str,
 
 
 async def _orders(
-    engine: Engine, venue: TradingVenue, symbol: str, clock: Clock, recv_window_ns: int, report: ReconcileReport
+    engine: Engine,
+    venue: TradingVenue,
+    symbol: str,
+    clock: Clock,
+    recv_window_ns: int,
+    report: ReconcileReport,
 ) -> None:
     open_orders = await venue.open_orders(symbol)
     at_venue = {order.client_id for order in open_orders}
@@ -99,9 +111,12 @@ async def _query_until_final(
         await asyncio.sleep(min(1.0, (recv_window_ns + 1_000_000_000 - age) / 1e9))
 
 
-async def _fills(engine: Engine, venue: TradingVenue, symbol: str, report: ReconcileReport) -> None:
+async def _fills(
+    engine: Engine, venue: TradingVenue, symbol: str, floor: int, report: ReconcileReport
+) -> None:
     known = [trade_id for (sym, trade_id) in engine.orders.seen_fills() if sym == symbol]
-    from_id = max(known) + 1 if known else None
+    last = max([*known, floor])
+    from_id = last + 1 if last >= 0 else None
     by_venue_id = {o.venue_order_id: o.client_id for o in engine.orders.orders.values() if o.venue_order_id}
     for fill, venue_order_id in await venue.fills(symbol, from_id):
         client_id = by_venue_id.get(venue_order_id)
@@ -110,16 +125,5 @@ async def _fills(engine: Engine, venue: TradingVenue, symbol: str, report: Recon
             client_id = owner.client_id if owner is not None else ""
         if client_id and not engine.orders.ids.owns(client_id) and client_id not in engine.orders.orders:
             continue  # someone else's trade on a shared account: not our position
-        recovered = Fill(
-            fill.symbol,
-            fill.trade_id,
-            client_id,
-            fill.side,
-            fill.price,
-            fill.size,
-            fill.fee,
-            fill.fee_asset,
-            fill.ts_event,
-        )
-        if engine.recover_fill(recovered):
+        if engine.recover_fill(replace(fill, client_id=client_id)):
             report.fills_recovered += 1

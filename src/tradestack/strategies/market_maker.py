@@ -18,11 +18,16 @@ from tradestack.engine.strategy import Context
 
 @dataclass(frozen=True, slots=True)
 class MarketMakerParams:
-    half_spread_bps: int
-    skew_bps_at_max_inventory: int
-    requote_threshold_bps: int
+    """Spreads in hundredths of a basis point (500 = 5 bps), so fractional settings stay exact."""
+
+    half_spread_bps_e2: int
+    skew_bps_e2_at_max_inventory: int
+    requote_threshold_bps_e2: int
     order_size: dict[str, int]  # size units per symbol
     max_inventory: dict[str, int]  # size units per symbol
+
+
+_SCALE = 2_000_000
 
 
 class MarketMaker:
@@ -37,13 +42,13 @@ class MarketMaker:
         inventory = ctx.position(symbol)
         limit = self.params.max_inventory[symbol]
         size = self.params.order_size[symbol]
-        # offsets in units of mid * 1e-4 / 2 (bps of twice the mid), all integer
-        skew = -self.params.skew_bps_at_max_inventory * inventory * mid_x2 // max(limit, 1)
-        center_x2_e4 = mid_x2 * 10_000 + skew
-        half = self.params.half_spread_bps * mid_x2
-        bid = instrument.round_price_down((center_x2_e4 - half) // 20_000)
-        ask = instrument.round_price_up(-(-(center_x2_e4 + half) // 20_000))
-        threshold = self.params.requote_threshold_bps * mid_x2 // 20_000
+        # prices scaled by 2e6 (twice the mid, in millionths) so every step stays an integer
+        skew = -self.params.skew_bps_e2_at_max_inventory * inventory * mid_x2 // max(limit, 1)
+        center = mid_x2 * 1_000_000 + skew
+        half = self.params.half_spread_bps_e2 * mid_x2
+        bid = instrument.round_price_down((center - half) // _SCALE)
+        ask = instrument.round_price_up(-(-(center + half) // _SCALE))
+        threshold = self.params.requote_threshold_bps_e2 * mid_x2 // _SCALE
         for side, price, allowed in (
             (Side.BUY, bid, inventory + size <= limit),
             (Side.SELL, ask, inventory - size >= -limit),
