@@ -111,6 +111,14 @@ async def _query_until_final(
         await asyncio.sleep(min(1.0, (recv_window_ns + 1_000_000_000 - age) / 1e9))
 
 
+async def recover_fills(engine: Engine, venue: TradingVenue, floors: Mapping[str, int] | None = None) -> int:
+    """Fills the venue has that we missed (after a user-stream outage, say); applied once. Returns count."""
+    report = ReconcileReport()
+    for symbol in engine.instruments:
+        await _fills(engine, venue, symbol, (floors or {}).get(symbol, -1), report)
+    return report.fills_recovered
+
+
 async def _fills(
     engine: Engine, venue: TradingVenue, symbol: str, floor: int, report: ReconcileReport
 ) -> None:

@@ -67,10 +67,10 @@ class Trader:
     def apply(self, report: OrderReport) -> None:
         self.execute(self.engine.on_report(report))
 
-    async def drain(self, timeout: float = 10.0) -> None:
+    async def drain(self, within_s: float = 10.0) -> None:
         """Wait for every command in flight (used at shutdown and in tests)."""
         if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
+            await asyncio.wait(list(self._tasks), timeout=within_s)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -1,0 +1,418 @@
+"""One trading process wired together: connector, engine, risk, journal, metrics. Same code for paper
+and live; only the endpoints and where the credentials come from differ (see app/paper.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from tradestack.app.journal_state import open_for_account, restore, set_baseline, trade_floor_key
+from tradestack.app.observer import MetricsObserver
+from tradestack.app.reconcile import ReconcileReport, drift_by_symbol, reconcile, recover_fills
+from tradestack.app.trader import Trader
+from tradestack.app.view import SymbolRow, ViewModel, percentiles_ms
+from tradestack.config import Settings
+from tradestack.domain.book.order_book import OrderBook
+from tradestack.domain.events import TradePrint
+from tradestack.domain.instruments import Instrument, format_fixed, pow10
+from tradestack.domain.orders.client_ids import ClientOrderIds
+from tradestack.domain.orders.manager import OrderManager
+from tradestack.domain.orders.reports import OrderReport
+from tradestack.domain.positions import ASSET_SCALE
+from tradestack.domain.risk.engine import KillSwitch, RiskEngine
+from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
+from tradestack.engine.commands import CancelAll, Submit
+from tradestack.engine.core import Engine
+from tradestack.observability.http import HttpServer, Readiness
+from tradestack.observability.metrics import Metrics
+from tradestack.ports import Clock
+from tradestack.security.secrets import Secret
+from tradestack.store.sqlite import SqliteJournal
+from tradestack.strategies.market_maker import MarketMaker, MarketMakerParams
+from tradestack.venues._shared.rate_limit import RateLimiter
+from tradestack.venues.binance.auth import HmacSigner
+from tradestack.venues.binance.feed import BinanceMarketFeed, FeedObserver, FeedSettings
+from tradestack.venues.binance.rest_gateway import (
+    BinanceRestGateway,
+    RequestTiming,
+    limits_from_exchange_info,
+)
+from tradestack.venues.binance.trading import BinanceTrading
+from tradestack.venues.binance.user_messages import Balances
+from tradestack.venues.binance.user_stream import BinanceUserStream
+
+log = structlog.get_logger("tradestack.runtime")
+
+EXCHANGE = "binance"
+CLIENT_ID_PREFIX = "ts1"
+
+
+class StartupError(RuntimeError):
+    """The process cannot start trading; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    rest_url: str
+    ws_url: str
+
+
+def _units(value: Decimal, scale: int) -> int:
+    scaled = value * pow10(scale)
+    if scaled != scaled.to_integral_value():
+        raise StartupError(f"{value} has more than {scale} decimals for this instrument")
+    return int(scaled)
+
+
+def risk_limits(settings: Settings, instruments: Mapping[str, Instrument]) -> RiskLimits:
+    risk = settings.risk
+    return RiskLimits(
+        per_symbol={
+            symbol: SymbolLimits(
+                max_order_size=_units(risk.max_order_size[symbol], inst.size_scale),
+                max_position=_units(risk.max_position[symbol], inst.size_scale),
+            )
+            for symbol, inst in instruments.items()
+        },
+        max_order_notional=_units(risk.max_order_notional, ASSET_SCALE),
+        price_band_bps=int(risk.price_band_bps),
+        max_orders_per_second=risk.max_orders_per_second,
+        daily_loss_limit=_units(risk.daily_loss_limit, ASSET_SCALE),
+    )
+
+
+def market_maker_params(settings: Settings, instruments: Mapping[str, Instrument]) -> MarketMakerParams:
+    strategy = settings.strategy
+    return MarketMakerParams(
+        half_spread_bps_e2=int(strategy.half_spread_bps * 100),
+        skew_bps_e2_at_max_inventory=int(strategy.skew_bps_at_max_inventory * 100),
+        requote_threshold_bps_e2=int(strategy.requote_threshold_bps * 100),
+        order_size={s: _units(strategy.order_size[s], inst.size_scale) for s, inst in instruments.items()},
+        max_inventory={
+            s: _units(strategy.max_inventory[s], inst.size_scale) for s, inst in instruments.items()
+        },
+    )
+
+
+class _FeedMetrics(FeedObserver):
+    def __init__(self, metrics: Metrics, symbols: list[str]) -> None:
+        self.exchange = metrics.for_exchange(EXCHANGE)
+        self.symbols = {symbol: metrics.for_symbol(EXCHANGE, symbol) for symbol in symbols}
+
+    def market_data(self, symbol: str, ts_recv: int) -> None:
+        self.symbols[symbol].market_data_received(ts_recv)
+
+    def gap(self, symbol: str) -> None:
+        self.symbols[symbol].book_gap()
+
+    def resync(self, symbol: str) -> None:
+        self.symbols[symbol].book_resync()
+
+    def synced(self, symbol: str, synced: bool) -> None:
+        self.symbols[symbol].set_book_synced(synced)
+
+    def malformed(self, reason: str) -> None:
+        self.exchange.message_malformed(reason)
+
+    def frames(self, count: int) -> None:
+        self.exchange.message_received(count)
+
+
+class TradingRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        endpoints: Endpoints,
+        api_key: Secret,
+        api_secret: Secret,
+        clock: Clock,
+        http_port: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.endpoints = endpoints
+        self.clock = clock
+        self.data_dir = Path(settings.data_dir)
+        self.metrics = Metrics(clock)
+        self.http = HttpServer(
+            self.metrics.registry,
+            self.readiness,
+            host=settings.http.host,
+            port=settings.http.port if http_port is None else http_port,
+        )
+        self.gateway = BinanceRestGateway(
+            HmacSigner(api_key.reveal(), api_secret.reveal()),
+            clock=clock,
+            base_url=endpoints.rest_url,
+            on_timing=self._on_timing,
+        )
+        self.reconciled = False
+        self.reconcile_report: ReconcileReport | None = None
+        self.venue_balances: dict[str, int] = {}
+        self.started_mono = clock.monotonic_ns()
+        self.tick_to_order_ns: list[int] = []
+        self._tick_start: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._journal: SqliteJournal | None = None
+        self._feed: BinanceMarketFeed | None = None
+        self._user: BinanceUserStream | None = None
+        self._engine: Engine | None = None
+        self._trader: Trader | None = None
+
+    # -- typed accessors for what exists only after start() -----------------------------------------
+    @property
+    def engine(self) -> Engine:
+        assert self._engine is not None, "start() first"
+        return self._engine
+
+    @property
+    def trader(self) -> Trader:
+        assert self._trader is not None, "start() first"
+        return self._trader
+
+    @property
+    def feed(self) -> BinanceMarketFeed:
+        assert self._feed is not None, "start() first"
+        return self._feed
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.metrics.set_component_state("engine", "starting")
+        await self.http.start()
+        await self.gateway.start()
+        await self.gateway.sync_time()
+        info = await self.gateway.exchange_info(list(self.settings.symbols))
+        self.gateway.limiter = RateLimiter(limits_from_exchange_info(info.rate_limits))
+        instruments = {
+            s.symbol: s.instrument(EXCHANGE) for s in info.symbols if s.symbol in self.settings.symbols
+        }
+        missing = sorted(set(self.settings.symbols) - set(instruments))
+        if missing:
+            raise StartupError(f"the venue does not list {', '.join(missing)}: fix `symbols` in the config")
+        venue = BinanceTrading(self.gateway, instruments)
+        account = await venue.account_id()
+        journal, fresh = open_for_account(self.data_dir, f"{EXCHANGE}:{account}")
+        self._journal = journal
+        ids = ClientOrderIds(CLIENT_ID_PREFIX)
+        ids.add_block(journal.reserve_block())
+        engine = Engine(
+            instruments,
+            MarketMaker(market_maker_params(self.settings, instruments)),
+            RiskEngine(risk_limits(self.settings, instruments), instruments, KillSwitch()),
+            OrderManager(ids),
+            journal,
+            self.clock,
+            MetricsObserver(self.metrics, EXCHANGE, list(instruments)),
+        )
+        self._engine = engine
+        restore(engine, journal)
+        self.metrics.set_kill_switch(engine.risk.kill_switch.engaged)
+        self._trader = Trader(engine, venue, self.clock)
+        self._venue = venue
+        feed_settings = self.settings.feed
+        self._feed = BinanceMarketFeed(
+            self.endpoints.ws_url,
+            instruments,
+            self.gateway,
+            self.clock,
+            self._on_book,
+            self._on_trade,
+            FeedSettings(
+                staleness_s=feed_settings.staleness_seconds,
+                ping_idle_s=feed_settings.ping_interval_seconds,
+                pong_timeout_s=feed_settings.pong_timeout_seconds,
+                backoff_initial_s=feed_settings.backoff_initial_seconds,
+                backoff_max_s=feed_settings.backoff_max_seconds,
+                snapshot_limit=feed_settings.snapshot_limit,
+            ),
+            observer=_FeedMetrics(self.metrics, list(instruments)),
+        )
+        self._user = BinanceUserStream(
+            self.endpoints.ws_url,
+            self.gateway,
+            instruments,
+            self.clock,
+            self._on_report,
+            self._on_balances,
+            self._on_user_reconnected,
+            on_malformed=self.metrics.for_exchange(EXCHANGE).message_malformed,
+        )
+        await self._user.start()  # before reconciling, so nothing that happens after it is missed
+        floors = await self._trade_floors(venue, fresh)
+        self.reconcile_report = await reconcile(engine, venue, self.clock, floors)
+        self.venue_balances = self.reconcile_report.venue_balances
+        if fresh:
+            set_baseline(journal, self.venue_balances)
+            for asset, amount in self.venue_balances.items():
+                engine.ledger.set_balance(asset, amount)
+        self._update_drift()
+        self.reconciled = True
+        engine.trading_enabled = True
+        await self._feed.start()
+        self._spawn(self._housekeeping())
+        self.metrics.set_component_state("engine", "running")
+        log.info("trading", symbols=list(instruments), kill_switch=engine.risk.kill_switch.engaged)
+
+    async def stop(self, cancel_open_orders: bool = True) -> None:
+        self.metrics.set_component_state("engine", "stopped")
+        if self._engine is not None:
+            self._engine.trading_enabled = False
+            if cancel_open_orders and self._trader is not None:
+                self._trader.execute(CancelAll(symbol, "shutdown") for symbol in self._engine.instruments)
+                await self._trader.drain()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._feed is not None:
+            await self._feed.stop()
+        if self._user is not None:
+            await self._user.stop()
+        await self.gateway.close()
+        await self.http.stop()
+        if self._journal is not None:
+            self._journal.close()
+
+    # -- readiness --------------------------------------------------------------------------------------
+    def readiness(self) -> Readiness:
+        not_ready: dict[str, str] = {}
+        if not self.reconciled:
+            not_ready["reconciliation"] = "not finished"
+        if self._feed is None:
+            not_ready["market_data"] = "not started"
+        else:
+            for symbol, sync in self._feed.syncs.items():
+                if sync.state.value != "synced":
+                    not_ready[f"book:{symbol}"] = sync.state.value
+        return Readiness(not_ready)
+
+    # -- events -------------------------------------------------------------------------------------------
+    def _on_book(self, symbol: str, book: OrderBook, synced: bool, ts_recv: int) -> None:
+        commands = self.engine.on_book(symbol, book, synced)
+        if commands:
+            for command in commands:
+                if isinstance(command, Submit):
+                    self._tick_start[command.order.client_id] = ts_recv
+            self.trader.execute(commands)
+
+    def _on_trade(self, trade: TradePrint) -> None:
+        commands = self.engine.on_trade(trade)
+        if commands:
+            self.trader.execute(commands)
+
+    def _on_report(self, report: OrderReport, ts_recv: int) -> None:
+        self.trader.apply(report)
+
+    def _on_balances(self, balances: Balances) -> None:
+        self.venue_balances.update(balances.totals)
+        self._update_drift()
+
+    def _on_user_reconnected(self) -> None:
+        self._spawn(self._recover_after_outage())
+
+    async def _recover_after_outage(self) -> None:
+        found = await recover_fills(self.engine, self._venue)
+        if found:
+            log.warning("fills recovered after a user-stream outage", count=found)
+
+    def _on_timing(self, timing: RequestTiming) -> None:
+        if timing.client_order_id is None or timing.sent_ns is None or timing.method != "POST":
+            return
+        start = self._tick_start.pop(timing.client_order_id, None)
+        if start:
+            elapsed = timing.sent_ns - start
+            self.metrics.observe_tick_to_order_ns(elapsed)
+            self.tick_to_order_ns.append(elapsed)
+            del self.tick_to_order_ns[:-10_000]
+
+    # -- periodic -------------------------------------------------------------------------------------------
+    async def _housekeeping(self) -> None:
+        exchange = self.metrics.for_exchange(EXCHANGE)
+        while True:
+            engine = self.engine
+            for symbol, position in engine.positions.items():
+                metrics = self.metrics.for_symbol(EXCHANGE, symbol)
+                metrics.set_position(position.size, position.instrument.size_scale)
+                metrics.set_open_orders(len(engine.live_orders(symbol)))
+            realized = sum(
+                p.realized * pow10(ASSET_SCALE - p.instrument.notional_scale)
+                for p in engine.positions.values()
+            )
+            exchange.set_pnl(realized, engine.total_pnl() - realized, ASSET_SCALE)
+            ratio = self.gateway.limiter.usage_ratio(self.gateway.venue_time_ns())
+            exchange.set_rate_limit_usage(int(ratio * 1_000_000), 1_000_000)
+            self._tick_start = {k: v for k, v in self._tick_start.items() if k in engine.orders.orders}
+            await asyncio.sleep(1.0)
+
+    def _update_drift(self) -> None:
+        engine = self.engine
+        for symbol, inst in engine.instruments.items():
+            self.metrics.for_symbol(EXCHANGE, symbol).set_position_drift(
+                engine.ledger.balances.get(inst.base, 0), self.venue_balances.get(inst.base, 0)
+            )
+
+    async def _trade_floors(self, venue: BinanceTrading, fresh: bool) -> dict[str, int]:
+        """On a fresh journal, trades already at the venue are in its balances: start after them."""
+        assert self._journal is not None
+        meta = self._journal.load().meta
+        floors: dict[str, int] = {}
+        for symbol in self.engine.instruments:
+            key = trade_floor_key(symbol)
+            if fresh:
+                trades = await venue.fills(symbol, None)
+                floor = max((fill.trade_id for fill, _ in trades), default=-1)
+                self._journal.put_meta_sync(key, str(floor))
+                floors[symbol] = floor
+            elif key in meta:
+                floors[symbol] = int(meta[key])
+        return floors
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- what people see -------------------------------------------------------------------------------------
+    def drift(self) -> dict[str, float]:
+        return drift_by_symbol(self.engine, self.venue_balances)
+
+    def view_model(self) -> ViewModel:
+        engine = self.engine
+        rows = []
+        now = self.clock.monotonic_ns()
+        for symbol, inst in engine.instruments.items():
+            sync = self.feed.syncs[symbol]
+            best_bid, best_ask = sync.book.best_bid(), sync.book.best_ask()
+            last = self.feed.session.last_data_ns.get(f"{symbol.lower()}@depth@100ms")
+            position = engine.positions[symbol]
+            pnl = position.realized + engine.unrealized(symbol)
+            rows.append(
+                SymbolRow(
+                    symbol=symbol,
+                    bid=inst.price_text(best_bid[0]) if best_bid else "—",
+                    ask=inst.price_text(best_ask[0]) if best_ask else "—",
+                    data_age_ms=(now - last) / 1e6 if last else None,
+                    book_state=sync.state.value,
+                    position=inst.size_text(position.size),
+                    pnl=format_fixed(pnl, inst.notional_scale)[: -inst.size_scale or None] + " " + inst.quote,
+                    open_orders=len(engine.live_orders(symbol)),
+                    fills=sum(1 for fill in engine.recent_fills if fill.symbol == symbol),
+                )
+            )
+        observer = engine.observer
+        latencies = observer.fill_latencies_ns if isinstance(observer, MetricsObserver) else []
+        sent = sum(1 for order in engine.orders.orders.values() if order.sent_mono_ns)
+        rejected = sum(1 for order in engine.orders.orders.values() if order.status.value == "rejected")
+        return ViewModel(
+            venue=EXCHANGE,
+            connection=str(self.feed.session.state),
+            uptime_s=(now - self.started_mono) / 1e9,
+            rows=rows,
+            fill_latency_ms=percentiles_ms(latencies),
+            orders_sent=sent,
+            orders_rejected=rejected,
+            kill_switch=engine.risk.kill_switch.reason if engine.risk.kill_switch.engaged else "",
+        )
