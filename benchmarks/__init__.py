@@ -1,0 +1,1 @@
+"""Benchmarks: each module's `main()` prints medians and ratios and writes benchmarks/results/*.json."""
