@@ -1,0 +1,95 @@
+"""`tradestack paper | replay | validate-config | kill-switch | sim`: the command line, thin over app/."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="tradestack: crypto trading infrastructure")
+kill_switch_app = typer.Typer(no_args_is_help=True, help="Inspect or reset the latched kill switch.")
+app.add_typer(kill_switch_app, name="kill-switch")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML settings; embedded defaults if omitted")]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="state directory (default ./tradestack-data)")]
+
+
+@app.command()
+def paper(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    duration: Annotated[float | None, typer.Option(help="stop after N seconds")] = None,
+    venue_rest: Annotated[str | None, typer.Option(help="trade an external simulated venue at this REST URL")] = None,
+    venue_ws: Annotated[str | None, typer.Option(help="... and this WebSocket base URL")] = None,
+    view: Annotated[bool, typer.Option(help="live terminal view (off when not a terminal)")] = True,
+) -> None:
+    """Paper trading: the real connector and engine against the built-in simulated exchange."""
+    from tradestack.app.paper import run_paper_command
+
+    raise typer.Exit(run_paper_command(config, data_dir, duration, venue_rest, venue_ws, view and sys.stdout.isatty()))
+
+
+@app.command()
+def sim(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    port: Annotated[int, typer.Option(help="REST and WebSocket port on 127.0.0.1 (0: any free port)")] = 0,
+) -> None:
+    """Run the simulated exchange alone; its API key is written to the data dir's secret store."""
+    from tradestack.app.paper import run_sim_command
+
+    raise typer.Exit(run_sim_command(config, data_dir, port))
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="hftbacktest .gz/.txt or cryptofeed sample_data file")],
+    venue: Annotated[str, typer.Option(help="binance (spot) or binance-futures (USD-M)")] = "binance",
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as one JSON object")] = False,
+) -> None:
+    """Rebuild books from a recording and print the book-integrity report."""
+    from tradestack.app.replay import render_text, run_replay
+
+    report = run_replay(venue, file)
+    if as_json:
+        typer.echo(json.dumps(report.to_json_dict()))
+    else:
+        typer.echo(render_text(report))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("validate-config")
+def validate_config(file: Annotated[Path, typer.Argument(help="YAML settings file")]) -> None:
+    """Name every bad field and how to fix it. Exit 0 when the file is valid."""
+    from tradestack.config import render_problems, validate_config_file
+
+    problems = validate_config_file(file)
+    if problems:
+        typer.echo(render_problems(problems), err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{file}: valid")
+
+
+@kill_switch_app.command("status")
+def kill_switch_status(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    from tradestack.app.paper import kill_switch_state
+
+    engaged, reason = kill_switch_state(config, data_dir)
+    typer.echo(f"engaged: {reason}" if engaged else "not engaged")
+
+
+@kill_switch_app.command("reset")
+def kill_switch_reset(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+    """Release the latch after the cause is understood. Trading resumes on the next start."""
+    from tradestack.app.paper import reset_kill_switch
+
+    typer.echo(reset_kill_switch(config, data_dir))
+
+
+def main() -> None:
+    app()
+if __name__ == "__main__":
+    main()
