@@ -9,12 +9,18 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="tradestack: crypto trading infrastructure")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="tradestack: crypto trading infrastructure"
+)
 kill_switch_app = typer.Typer(no_args_is_help=True, help="Inspect or reset the latched kill switch.")
 app.add_typer(kill_switch_app, name="kill-switch")
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML settings; embedded defaults if omitted")]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="state directory (default ./tradestack-data)")]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings; embedded defaults if omitted")
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="state directory (default ./tradestack-data)")
+]
 
 
 @app.command()
@@ -22,14 +28,18 @@ def paper(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     duration: Annotated[float | None, typer.Option(help="stop after N seconds")] = None,
-    venue_rest: Annotated[str | None, typer.Option(help="trade an external simulated venue at this REST URL")] = None,
+    venue_rest: Annotated[
+        str | None, typer.Option(help="trade an external simulated venue at this REST URL")
+    ] = None,
     venue_ws: Annotated[str | None, typer.Option(help="... and this WebSocket base URL")] = None,
     view: Annotated[bool, typer.Option(help="live terminal view (off when not a terminal)")] = True,
 ) -> None:
     """Paper trading: the real connector and engine against the built-in simulated exchange."""
     from tradestack.app.paper import run_paper_command
 
-    raise typer.Exit(run_paper_command(config, data_dir, duration, venue_rest, venue_ws, view and sys.stdout.isatty()))
+    raise typer.Exit(
+        run_paper_command(config, data_dir, duration, venue_rest, venue_ws, view and sys.stdout.isatty())
+    )
 
 
 @app.command()
@@ -91,5 +101,7 @@ def kill_switch_reset(data_dir: DataDirOption = None, config: ConfigOption = Non
 
 def main() -> None:
     app()
+
+
 if __name__ == "__main__":
     main()

@@ -41,7 +41,7 @@ def test_no_file_means_the_embedded_defaults() -> None:
     assert settings.venue == "binance"
     assert settings.symbols == ("BTCUSDT", "ETHUSDT")
     assert settings.data_dir == Path("tradestack-data")
-    assert settings.strategy.half_spread_bps == Decimal(5)
+    assert settings.strategy.half_spread_bps == Decimal(1)
     assert settings.strategy.order_size == {"BTCUSDT": Decimal("0.001"), "ETHUSDT": Decimal("0.01")}
     assert settings.risk.max_order_notional == Decimal(1000)
     assert settings.risk.daily_loss_limit == Decimal(500)
@@ -188,7 +188,7 @@ def test_each_bad_field_is_named_with_a_fix(
             "worth 60.000",
             "at least 60.000",
         ),
-        ("risk:\n  price_band_bps: 15\n", "risk.price_band_bps", "15 bps", "above 15"),
+        ("risk:\n  price_band_bps: 11\n", "risk.price_band_bps", "11 bps", "above 11"),
         (
             "feed:\n  backoff_initial_seconds: 30\n",
             "feed.backoff_initial_seconds",

@@ -244,12 +244,13 @@ class TradingRuntime:
         )
         await self._user.start()  # before reconciling, so nothing that happens after it is missed
         floors = await self._trade_floors(venue, fresh)
+        if fresh:  # a new journal starts from the venue's balances; fills after this move them
+            baseline = await venue.balances()
+            set_baseline(journal, baseline)
+            for asset, amount in baseline.items():
+                engine.ledger.set_balance(asset, amount)
         self.reconcile_report = await reconcile(engine, venue, self.clock, floors)
         self.venue_balances = self.reconcile_report.venue_balances
-        if fresh:
-            set_baseline(journal, self.venue_balances)
-            for asset, amount in self.venue_balances.items():
-                engine.ledger.set_balance(asset, amount)
         self._update_drift()
         self.reconciled = True
         engine.trading_enabled = True

@@ -121,11 +121,11 @@ class _Frozen(BaseModel):
 class StrategySettings(_Frozen):
     """The market maker: quotes around mid, skewed by inventory."""
 
-    half_spread_bps: PositiveDecimal = Decimal(5)
+    half_spread_bps: PositiveDecimal = Decimal(1)
     order_size: PerSymbol = Field(default_factory=lambda: _per_symbol(BTCUSDT="0.001", ETHUSDT="0.01"))
     max_inventory: PerSymbol = Field(default_factory=lambda: _per_symbol(BTCUSDT="0.01", ETHUSDT="0.1"))
     skew_bps_at_max_inventory: NonNegativeDecimal = Decimal(10)
-    requote_threshold_bps: NonNegativeDecimal = Decimal(2)
+    requote_threshold_bps: NonNegativeDecimal = Decimal(1)
 
 
 class RiskSettings(_Frozen):

@@ -3,6 +3,10 @@
 Field names are spelled out; `name=` keeps Binance's one-letter keys on the wire. Prices and sizes
 stay the venue's decimal strings here: parse.py turns them into exact integers. Unknown keys are
 ignored, so a field Binance adds later does not break decoding. `gc=False`: these hold no cycles.
+
+The `Raw...` variants keep each side's level array as the undecoded JSON bytes (`msgspec.Raw`), for the
+C conversion (`tradestack._native.levels_from_json`), which reads the array itself: decoding ~36 levels
+into tuples of strings costs more than the whole C conversion.
 """
 
 from __future__ import annotations
@@ -24,6 +28,20 @@ class DepthUpdate(msgspec.Struct, gc=False):
     bids: list[WireLevel] = msgspec.field(name="b")
     asks: list[WireLevel] = msgspec.field(name="a")
     # USD-M / COIN-M futures only: the previous event's final update id, -1 on spot
+    previous_final_update_id: int = msgspec.field(default=-1, name="pu")
+    transaction_time_ms: int = msgspec.field(default=0, name="T")
+
+
+class RawDepthUpdate(msgspec.Struct, gc=False):
+    """`DepthUpdate` with each side's level array left as JSON bytes."""
+
+    event_type: str = msgspec.field(name="e")
+    event_time_ms: int = msgspec.field(name="E")
+    symbol: str = msgspec.field(name="s")
+    first_update_id: int = msgspec.field(name="U")
+    final_update_id: int = msgspec.field(name="u")
+    bids: msgspec.Raw = msgspec.field(name="b")
+    asks: msgspec.Raw = msgspec.field(name="a")
     previous_final_update_id: int = msgspec.field(default=-1, name="pu")
     transaction_time_ms: int = msgspec.field(default=0, name="T")
 
@@ -80,11 +98,26 @@ class DepthSnapshot(msgspec.Struct, gc=False):
     transaction_time_ms: int = msgspec.field(default=0, name="T")
 
 
+class RawDepthSnapshot(msgspec.Struct, gc=False):
+    """`DepthSnapshot` with each side's level array left as JSON bytes."""
+
+    last_update_id: int = msgspec.field(name="lastUpdateId")
+    bids: msgspec.Raw
+    asks: msgspec.Raw
+    event_time_ms: int = msgspec.field(default=0, name="E")
+    transaction_time_ms: int = msgspec.field(default=0, name="T")
+
+
 # Combined-stream envelopes `{"stream": "<symbol>@<channel>", "data": {...}}`, one per payload type, so
 # the hot path decodes a frame in one pass once the channel is known from the stream name.
 class DepthEnvelope(msgspec.Struct, gc=False):
     stream: str
     data: DepthUpdate
+
+
+class RawDepthEnvelope(msgspec.Struct, gc=False):
+    stream: str
+    data: RawDepthUpdate
 
 
 class BookTickerEnvelope(msgspec.Struct, gc=False):

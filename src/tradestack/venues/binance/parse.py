@@ -13,6 +13,12 @@ represented exactly becomes one `Malformed`, it is never truncated.
 Scales come from a `Mapping[str, Instrument]` (exchangeInfo) or, for recordings without it, are
 inferred per symbol from the first strings seen (`BinanceMarketParser.inferring()`): the number of
 decimals Binance pads to, which is exact even when wider than the tick.
+
+With the C extension built (`tradestack._native`), depth diffs and REST snapshots take a third, faster
+path: each side's level array stays raw JSON and `levels_from_json` converts it in C (plain decimals
+that fit int64 only, exactly, with the same scale rule). Whatever it declines (escapes, unpadded or
+over-wide strings, values beyond int64, odd shapes) is decoded and converted by the Python paths above,
+so the events are the same with or without the extension.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import NoReturn
 
 import msgspec
 
+from tradestack import _native
 from tradestack.domain.events import (
     BestBidAsk,
     BookDelta,
@@ -43,6 +50,9 @@ from tradestack.venues.binance.messages import (
     DepthSnapshot,
     DepthUpdate,
     FrameProbe,
+    RawDepthEnvelope,
+    RawDepthSnapshot,
+    RawDepthUpdate,
     Trade,
     TradeEnvelope,
     WireLevel,
@@ -169,6 +179,16 @@ class SymbolScales:
                 pass  # not padded as expected: the strict path decides, exactly
         return self.strict(bids), self.strict(asks)
 
+    def from_json(self, raw: msgspec.Raw) -> list[Level]:
+        """One side's raw JSON level array -> levels: in C when it can, else decoded and `levels`."""
+        native = _native.levels_from_json
+        if native is not None:
+            converted = native(raw, self.price_scale, self.size_scale)
+            if converted is not None:
+                return converted
+        data = bytes(raw)
+        return self.levels(data, _WIRE_LEVELS(data), [])[0]
+
     def strict(self, levels: list[WireLevel]) -> list[Level]:
         price_scale = self.price_scale
         size_scale = self.size_scale
@@ -238,6 +258,8 @@ class BinanceMarketParser:
                         pass  # not the shape its stream name promised: the general path says why
             elif frame[:_RAW_DEPTH_PREFIX_LENGTH] == _RAW_DEPTH_PREFIX:  # the /ws/<symbol>@depth stream
                 try:
+                    if _native.levels_from_json is not None:
+                        return [self._raw_depth(_RAW_DEPTH(frame), ts_recv)]
                     return [self._depth(_DEPTH(frame), frame, ts_recv)]
                 except msgspec.ValidationError:
                     pass
@@ -246,6 +268,8 @@ class BinanceMarketParser:
             return [_malformed(f"{type(error).__name__}: {error}", frame, ts_recv)]
 
     def _depth_frame(self, frame: bytes, ts_recv: int) -> BookDelta:
+        if _native.levels_from_json is not None:
+            return self._raw_depth(_RAW_DEPTH_ENVELOPE(frame).data, ts_recv)
         return self._depth(_DEPTH_ENVELOPE(frame).data, frame, ts_recv)
 
     def _book_ticker_frame(self, frame: bytes, ts_recv: int) -> BestBidAsk:
@@ -266,6 +290,21 @@ class BinanceMarketParser:
             final_update_id=update.final_update_id,
             bids=bids,
             asks=asks,
+            ts_event=update.event_time_ms * NANOS_PER_MILLI,
+            ts_recv=ts_recv,
+            prev_final_update_id=update.previous_final_update_id,
+        )
+
+    def _raw_depth(self, update: RawDepthUpdate, ts_recv: int) -> BookDelta:
+        scales = self._scales.get(update.symbol) or self._scales_for_raw(
+            update.symbol, update.bids, update.asks
+        )
+        return BookDelta(
+            symbol=update.symbol,
+            first_update_id=update.first_update_id,
+            final_update_id=update.final_update_id,
+            bids=scales.from_json(update.bids),
+            asks=scales.from_json(update.asks),
             ts_event=update.event_time_ms * NANOS_PER_MILLI,
             ts_recv=ts_recv,
             prev_final_update_id=update.previous_final_update_id,
@@ -353,9 +392,15 @@ class BinanceMarketParser:
     def parse_depth_snapshot(self, body: bytes, symbol: str, ts_recv: int) -> BookSnapshot:
         """REST depth body -> BookSnapshot. Raises MalformedMessage (the caller fetches again)."""
         try:
-            snapshot = _SNAPSHOT(body)
-            scales = self._scales_for(symbol, snapshot.bids, snapshot.asks)
-            bids, asks = scales.levels(body, snapshot.bids, snapshot.asks)
+            if _native.levels_from_json is not None:
+                raw = _RAW_SNAPSHOT(body)
+                scales = self._scales.get(symbol) or self._scales_for_raw(symbol, raw.bids, raw.asks)
+                bids, asks = scales.from_json(raw.bids), scales.from_json(raw.asks)
+                snapshot: DepthSnapshot | RawDepthSnapshot = raw
+            else:
+                snapshot = _SNAPSHOT(body)
+                scales = self._scales_for(symbol, snapshot.bids, snapshot.asks)
+                bids, asks = scales.levels(body, snapshot.bids, snapshot.asks)
         except (msgspec.DecodeError, ValueError, IndexError) as error:
             raise MalformedMessage(f"{symbol} depth snapshot: {type(error).__name__}: {error}") from error
         return BookSnapshot(
@@ -385,6 +430,12 @@ class BinanceMarketParser:
         self._scales[symbol] = known
         return known
 
+    def _scales_for_raw(self, symbol: str, *sides: msgspec.Raw) -> SymbolScales:
+        """`_scales_for` when the levels are still raw JSON: decoded only to infer a symbol's scales."""
+        if symbol in self._instruments or not self._infer:
+            return self._scales_for(symbol)
+        return self._scales_for(symbol, *(_WIRE_LEVELS(bytes(side)) for side in sides))
+
     @staticmethod
     def _infer_scales(symbol: str, sides: tuple[list[WireLevel], ...]) -> SymbolScales | None:
         prices = [price for side in sides for price, _ in side]
@@ -409,6 +460,10 @@ _TRADE = msgspec.json.Decoder(Trade).decode
 _AGGREGATE_TRADE = msgspec.json.Decoder(AggregateTrade).decode
 _SNAPSHOT = msgspec.json.Decoder(DepthSnapshot).decode
 _DEPTH_ENVELOPE = msgspec.json.Decoder(DepthEnvelope).decode
+_RAW_DEPTH = msgspec.json.Decoder(RawDepthUpdate).decode
+_RAW_DEPTH_ENVELOPE = msgspec.json.Decoder(RawDepthEnvelope).decode
+_RAW_SNAPSHOT = msgspec.json.Decoder(RawDepthSnapshot).decode
+_WIRE_LEVELS = msgspec.json.Decoder(list[WireLevel]).decode
 _BOOK_TICKER_ENVELOPE = msgspec.json.Decoder(BookTickerEnvelope).decode
 _TRADE_ENVELOPE = msgspec.json.Decoder(TradeEnvelope).decode
 _AGGREGATE_TRADE_ENVELOPE = msgspec.json.Decoder(AggregateTradeEnvelope).decode

@@ -114,7 +114,8 @@ class BinanceTrading:
     async def balances(self) -> dict[str, int]:
         account = await self.gateway.account()
         return {
-            b.asset: parse_fixed(b.free, ASSET_SCALE) + parse_fixed(b.locked, ASSET_SCALE) for b in account.balances
+            b.asset: parse_fixed(b.free, ASSET_SCALE) + parse_fixed(b.locked, ASSET_SCALE)
+            for b in account.balances
         }
 
     async def account_id(self) -> int:

@@ -1,0 +1,6 @@
+from collections.abc import Iterable
+
+def levels_from_json(data: object, price_scale: int, size_scale: int, /) -> list[tuple[int, int]] | None: ...
+def apply_side(
+    levels: dict[int, int], prices: list[int], updates: Iterable[tuple[int, int]], descending: bool, /
+) -> None: ...

@@ -1,0 +1,251 @@
+"""`tradestack paper` and friends: settings, secrets, the simulated venue, the runtime, the view."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import structlog
+import uvloop
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from tradestack.app.journal_state import KILL_SWITCH, journal_path
+from tradestack.app.runtime import Endpoints, StartupError, TradingRuntime
+from tradestack.app.view import percentiles_ms, render
+from tradestack.config import ConfigError, Settings, load_settings, render_problems
+from tradestack.observability.logging import configure_logging, log_file_path
+from tradestack.ports import SystemClock
+from tradestack.security.redaction import redact_secrets
+from tradestack.security.secrets import CredentialsInEnvironment, FileSecretStore, Secret, check_environment
+from tradestack.store.sqlite import SqliteJournal
+from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange, default_symbols
+
+log = structlog.get_logger("tradestack.paper")
+
+API_KEY = "binance/api_key"
+API_SECRET = "binance/api_secret"
+
+
+def _settings(config: Path | None, data_dir: Path | None) -> Settings:
+    settings = load_settings(config)
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+def _prepare(config: Path | None, data_dir: Path | None) -> Settings | int:
+    """Everything that must be right before anything starts; an exit code when it is not."""
+    try:
+        settings = _settings(config, data_dir)
+    except ConfigError as error:
+        print(render_problems(error.problems, source=str(config) if config else None), file=sys.stderr)
+        return 2
+    try:
+        check_environment(os.environ)
+    except CredentialsInEnvironment as error:
+        print(f"refusing to start: {error}", file=sys.stderr)
+        return 2
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return settings
+
+
+def simulator_config(settings: Settings, port: int = 0) -> SimConfig:
+    """The simulator from settings: the known symbols' filters, with the configured start prices."""
+    known = {symbol.symbol: symbol for symbol in default_symbols()}
+    unknown = [symbol for symbol in settings.symbols if symbol not in known]
+    if unknown:
+        raise StartupError(f"the simulator lists {', '.join(sorted(known))}; it has no {', '.join(unknown)}")
+    symbols = tuple(
+        replace(known[symbol], start_price=str(settings.simulator.start_prices[symbol]))
+        for symbol in settings.symbols
+    )
+    flow = FlowConfig(seed=settings.simulator.seed, interval_ms=settings.simulator.flow_interval_ms)
+    return SimConfig(port=port, symbols=symbols, flow=flow)
+
+
+def run_paper_command(
+    config: Path | None,
+    data_dir: Path | None,
+    duration: float | None,
+    venue_rest: str | None,
+    venue_ws: str | None,
+    view: bool,
+    http_port: int | None = None,
+) -> int:
+    prepared = _prepare(config, data_dir)
+    if isinstance(prepared, int):
+        return prepared
+    if (venue_rest is None) != (venue_ws is None):
+        print("give both --venue-rest and --venue-ws, or neither (built-in simulator)", file=sys.stderr)
+        return 2
+    handle = configure_logging(
+        redactor=redact_secrets, log_file=log_file_path(prepared.data_dir), to_stderr=not view, level="info"
+    )
+    try:
+        return uvloop.run(_paper(prepared, duration, venue_rest, venue_ws, view, http_port))
+    finally:
+        handle.close()
+
+
+async def _paper(
+    settings: Settings,
+    duration: float | None,
+    venue_rest: str | None,
+    venue_ws: str | None,
+    view: bool,
+    http_port: int | None,
+) -> int:
+    clock = SystemClock()
+    store = FileSecretStore(settings.secrets_path)
+    sim: SimulatedExchange | None = None
+    if venue_rest is None or venue_ws is None:
+        try:
+            sim_config = simulator_config(settings)
+        except StartupError as error:
+            print(f"cannot start: {error}", file=sys.stderr)
+            return 2
+        sim = SimulatedExchange(sim_config, clock)
+        await sim.start()
+        key, secret = sim.create_api_key()
+        store.put(API_KEY, Secret(key))
+        store.put(API_SECRET, Secret(secret))
+        endpoints = Endpoints(sim.rest_url, sim.ws_url)
+    else:
+        endpoints = Endpoints(venue_rest, venue_ws)
+    runtime = TradingRuntime(settings, endpoints, store.get(API_KEY), store.get(API_SECRET), clock, http_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    console = Console()
+    code = 0
+    try:
+        await runtime.start()
+        print(f"metrics on http://{settings.http.host}:{runtime.http.port}/metrics", file=sys.stderr)
+        if view:
+            with Live(render(runtime.view_model()), console=console, refresh_per_second=4) as live:
+                await _wait(stop, duration, lambda: live.update(render(runtime.view_model())))
+        else:
+            await _wait(stop, duration, lambda: None)
+    except StartupError as error:
+        print(f"cannot start: {error}", file=sys.stderr)
+        code = 2
+    finally:
+        await runtime.stop()
+        if sim is not None:
+            await sim.stop()
+    if code == 0:
+        console.print(summary(runtime))
+    return code
+
+
+async def _wait(stop: asyncio.Event, duration: float | None, tick: object) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = None if duration is None else loop.time() + duration
+    while not stop.is_set():
+        if deadline is not None and loop.time() >= deadline:
+            return
+        if callable(tick):
+            tick()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+def summary(runtime: TradingRuntime) -> Table:
+    engine = runtime.engine
+    table = Table(title="tradestack paper — summary")
+    for column in ("symbol", "position", "realized PnL", "fills", "orders", "drift %"):
+        table.add_column(column, justify="right")
+    drift = runtime.drift()
+    for symbol, inst in engine.instruments.items():
+        position = engine.positions[symbol]
+        fills = sum(
+            1 for order in engine.orders.orders.values() if order.symbol == symbol for _ in order.trade_ids
+        )
+        orders = sum(1 for order in engine.orders.orders.values() if order.symbol == symbol)
+        table.add_row(
+            symbol,
+            inst.size_text(position.size),
+            f"{position.realized / 10**inst.notional_scale:.4f} {inst.quote}",
+            str(fills),
+            str(orders),
+            f"{drift.get(symbol, 0.0):.4f}",
+        )
+    latency = percentiles_ms(runtime.engine.observer.fill_latencies_ns)  # type: ignore[attr-defined]
+    tick = percentiles_ms(runtime.tick_to_order_ns)
+    table.caption = (
+        "fill latency "
+        + (", ".join(f"{k} {v:.1f} ms" for k, v in latency.items()) or "n/a")
+        + " · tick-to-order "
+        + (", ".join(f"{k} {v * 1000:.0f} µs" for k, v in tick.items()) or "n/a")
+        + (f" · KILL SWITCH: {engine.risk.kill_switch.reason}" if engine.risk.kill_switch.engaged else "")
+    )
+    return table
+
+
+def run_sim_command(config: Path | None, data_dir: Path | None, port: int) -> int:
+    prepared = _prepare(config, data_dir)
+    if isinstance(prepared, int):
+        return prepared
+    handle = configure_logging(
+        redactor=redact_secrets, log_file=log_file_path(prepared.data_dir), to_stderr=True
+    )
+    try:
+        return uvloop.run(_sim(prepared, port))
+    finally:
+        handle.close()
+
+
+async def _sim(settings: Settings, port: int) -> int:
+    sim = SimulatedExchange(simulator_config(settings, port), SystemClock())
+    await sim.start()
+    key, secret = sim.create_api_key()
+    store = FileSecretStore(settings.secrets_path)
+    store.put(API_KEY, Secret(key))
+    store.put(API_SECRET, Secret(secret))
+    print(f"rest {sim.rest_url}\nws {sim.ws_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await sim.stop()
+    return 0
+
+
+def kill_switch_state(config: Path | None, data_dir: Path | None) -> tuple[bool, str]:
+    settings = _settings(config, data_dir)
+    path = journal_path(settings.data_dir)
+    if not path.exists():
+        return False, ""
+    journal = SqliteJournal(path)
+    try:
+        reason = journal.load().meta.get(KILL_SWITCH, "")
+    finally:
+        journal.close()
+    return bool(reason), reason
+
+
+def reset_kill_switch(config: Path | None, data_dir: Path | None) -> str:
+    settings = _settings(config, data_dir)
+    engaged, reason = kill_switch_state(config, data_dir)
+    if not engaged:
+        return "kill switch was not engaged"
+    journal = SqliteJournal(journal_path(settings.data_dir))
+    try:
+        journal.put_meta_sync(KILL_SWITCH, "")
+    finally:
+        journal.close()
+    handle = configure_logging(
+        redactor=redact_secrets, log_file=log_file_path(settings.data_dir), to_stderr=False
+    )
+    structlog.get_logger("tradestack.audit").warning("kill switch reset by operator", was=reason)
+    handle.close()
+    return f"kill switch reset (was: {reason}); trading resumes on the next start"
