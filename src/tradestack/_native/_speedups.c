@@ -14,15 +14,13 @@
  *       Python path, which either converts exactly or reports the input as malformed: this function
  *       never guesses, truncates or rounds.
  *
- *   apply_side(levels, prices, updates, descending) -> None
- *       One side of an L2 book: `levels` a dict price -> size, `prices` the same prices sorted
- *       ascending (bids) or descending (asks), so that the best price is always the last item and
- *       changes near the top of the book move few pointers. For each (price, size) of `updates`: a
- *       true size sets the level (inserting the price in order when new), a false size removes it if
- *       present. The same algorithm, Python objects and comparisons as order_book._apply_side (dict +
- *       bisect.insort / bisect_left, with key=operator.neg when descending), so any int works.
+ *   BookSide(descending)
+ *       One side of an L2 book in two int64 arrays (the twin of order_book.PythonSide): apply(levels),
+ *       load(levels), clear(), best(), best_price(), top(depth), len(). A level whose price or size
+ *       is not an int within int64 makes `apply`/`load` return False without changing anything, and
+ *       OrderBook moves that book to its Python sides, which take any int.
  *
- * Neither function does I/O or keeps state.
+ * No I/O, no global state.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -102,26 +100,37 @@ parse_decimal(const char *p, const char *end, int scale, int64_t *units)
     return p + 1;
 }
 
-/* Appends (price, size) to `out`; returns 0, or -1 with an exception set. */
-static int
-append_level(PyObject *out, int64_t price_units, int64_t size_units)
+/* A new (price, size) tuple of ints, or NULL with an exception set. */
+static PyObject *
+new_level(int64_t price_units, int64_t size_units)
 {
     PyObject *level = PyTuple_New(2);
     if (level == NULL) {
-        return -1;
+        return NULL;
     }
     PyObject *price = PyLong_FromLongLong(price_units);
     if (price == NULL) {
         Py_DECREF(level);
-        return -1;
+        return NULL;
     }
     PyTuple_SET_ITEM(level, 0, price);
     PyObject *size = PyLong_FromLongLong(size_units);
     if (size == NULL) {
         Py_DECREF(level);
-        return -1;
+        return NULL;
     }
     PyTuple_SET_ITEM(level, 1, size);
+    return level;
+}
+
+/* Appends (price, size) to `out`; returns 0, or -1 with an exception set. */
+static int
+append_level(PyObject *out, int64_t price_units, int64_t size_units)
+{
+    PyObject *level = new_level(price_units, size_units);
+    if (level == NULL) {
+        return -1;
+    }
     int failed = PyList_Append(out, level);
     Py_DECREF(level);
     return failed;
@@ -238,166 +247,422 @@ levels_from_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t 
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* apply_side                                                                                     */
+/* BookSide                                                                                       */
 /* ---------------------------------------------------------------------------------------------- */
 
-/* bisect.insort's position (right) or bisect.bisect_left (left) over a list, with the comparisons they
- * make; when descending, those they make with key=operator.neg (-x < -a is a < x). -1 on error. */
-static Py_ssize_t
-bisect(PyObject *list, PyObject *item, int right, int descending)
+/* One side of an L2 book as two parallel int64 arrays sorted by key, best level last: the key is the
+ * price for bids and minus the price for asks, so the best (highest bid, lowest ask) is always the
+ * largest key. Updates land near the top of the book, so inserts and removals move few items, and a
+ * binary search runs over contiguous memory. Prices must satisfy |price| <= INT64_MAX (INT64_MIN has
+ * no negation), sizes must fit int64; `apply` and `load` check every level first and change nothing
+ * when one does not fit (they return False and the caller switches the book to Python). */
+typedef struct {
+    PyObject_HEAD
+    int descending; /* asks */
+    Py_ssize_t length;
+    Py_ssize_t capacity;
+    int64_t *keys;  /* ascending */
+    int64_t *sizes; /* sizes[i] belongs to keys[i]; never 0 */
+} BookSide;
+
+typedef struct {
+    int64_t key;
+    int64_t size;
+    Py_ssize_t order; /* position in the input, for last-wins duplicates when loading */
+} Level;
+
+static int
+reserve(BookSide *side, Py_ssize_t needed)
 {
-    Py_ssize_t low = 0, high = PyList_GET_SIZE(list);
+    if (needed <= side->capacity) {
+        return 0;
+    }
+    Py_ssize_t capacity = side->capacity ? side->capacity : 64;
+    while (capacity < needed) {
+        capacity *= 2;
+    }
+    int64_t *keys = PyMem_Realloc(side->keys, (size_t)capacity * sizeof(int64_t));
+    if (keys == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    side->keys = keys;
+    int64_t *sizes = PyMem_Realloc(side->sizes, (size_t)capacity * sizeof(int64_t));
+    if (sizes == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    side->sizes = sizes;
+    side->capacity = capacity;
+    return 0;
+}
+
+/* First index whose key is >= `key`. */
+static inline Py_ssize_t
+lower_bound(const int64_t *keys, Py_ssize_t length, int64_t key)
+{
+    Py_ssize_t low = 0, high = length;
     while (low < high) {
         Py_ssize_t middle = low + (high - low) / 2;
-        if (middle >= PyList_GET_SIZE(list)) {
-            PyErr_SetString(PyExc_RuntimeError, "price list changed size during an update");
-            return -1;
-        }
-        PyObject *probe = PyList_GET_ITEM(list, middle);
-        Py_INCREF(probe);
-        /* insort (right): x < a[mid] -> go left;  bisect_left: a[mid] < x -> go right
-         * (descending: the operands swap) */
-        int less = (right != descending) ? PyObject_RichCompareBool(item, probe, Py_LT)
-                                         : PyObject_RichCompareBool(probe, item, Py_LT);
-        Py_DECREF(probe);
-        if (less < 0) {
-            return -1;
-        }
-        if (right ? less : !less) {
-            high = middle;
+        if (keys[middle] < key) {
+            low = middle + 1;
         }
         else {
-            low = middle + 1;
+            high = middle;
         }
     }
     return low;
 }
 
-/* Unpacks one update into borrowed (price, size) references held alive by *holder. */
-static int
-unpack_level(PyObject *update, PyObject **holder, PyObject **price, PyObject **size)
+/* Reads an int that fits int64; returns 1, 0 when it is not an int or does not fit, -1 on error. */
+static inline int
+read_int64(PyObject *value, int64_t *out)
 {
-    PyObject *pair;
-    if (PyTuple_CheckExact(update)) {
-        Py_INCREF(update);
-        pair = update;
+    if (!PyLong_Check(value)) {
+        return 0;
     }
-    else {
-        pair = PySequence_Tuple(update);
-        if (pair == NULL) {
-            return -1;
-        }
+    int overflow = 0;
+    long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow) {
+        return 0;
     }
-    if (PyTuple_GET_SIZE(pair) != 2) {
-        PyErr_Format(PyExc_ValueError, "a level is (price, size), got %zd values",
-                     PyTuple_GET_SIZE(pair));
-        Py_DECREF(pair);
+    if (number == -1 && PyErr_Occurred()) {
         return -1;
     }
-    *holder = pair;
-    *price = PyTuple_GET_ITEM(pair, 0);
-    *size = PyTuple_GET_ITEM(pair, 1);
-    return 0;
+    *out = (int64_t)number;
+    return 1;
 }
 
+/* Converts `updates` (list or tuple of (price, size) pairs) into `levels`. Returns 1, 0 when some
+ * level is not a pair of ints that fit (nothing is changed then), -1 on error. */
 static int
-apply_one(PyObject *levels, PyObject *prices, PyObject *price, PyObject *size, int descending)
+read_levels(BookSide *side, PyObject *updates, Level **levels, Py_ssize_t *count)
 {
-    int nonzero = PyObject_IsTrue(size);
-    if (nonzero < 0) {
+    if (!PyList_Check(updates) && !PyTuple_Check(updates)) {
+        PyErr_SetString(PyExc_TypeError, "levels must be a list or a tuple");
         return -1;
     }
-    int present = PyDict_Contains(levels, price);
-    if (present < 0) {
+    Py_ssize_t length = PySequence_Fast_GET_SIZE(updates);
+    Level *out = PyMem_Malloc((size_t)(length ? length : 1) * sizeof(Level));
+    if (out == NULL) {
+        PyErr_NoMemory();
         return -1;
     }
-    if (nonzero) {
-        if (!present) {
-            Py_ssize_t at = bisect(prices, price, 1, descending);
-            if (at < 0 || PyList_Insert(prices, at, price) < 0) {
-                return -1;
-            }
+    PyObject **items = PySequence_Fast_ITEMS(updates);
+    for (Py_ssize_t index = 0; index < length; index++) {
+        PyObject *pair = items[index];
+        PyObject *price, *size;
+        if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2) {
+            price = PyTuple_GET_ITEM(pair, 0);
+            size = PyTuple_GET_ITEM(pair, 1);
         }
-        return PyDict_SetItem(levels, price, size);
+        else if (PyList_CheckExact(pair) && PyList_GET_SIZE(pair) == 2) {
+            price = PyList_GET_ITEM(pair, 0);
+            size = PyList_GET_ITEM(pair, 1);
+        }
+        else {
+            PyMem_Free(out);
+            return 0;
+        }
+        int64_t price_value;
+        int fits = read_int64(price, &price_value);
+        if (fits == 1 && price_value == INT64_MIN) {
+            fits = 0;
+        }
+        if (fits == 1) {
+            fits = read_int64(size, &out[index].size);
+        }
+        if (fits != 1) {
+            PyMem_Free(out);
+            return fits;
+        }
+        out[index].key = side->descending ? -price_value : price_value;
+        out[index].order = index;
     }
-    if (present) {
-        if (PyDict_DelItem(levels, price) < 0) {
+    *levels = out;
+    *count = length;
+    return 1;
+}
+
+/* Sets (size != 0) or removes (size == 0) one level. */
+static inline int
+set_level(BookSide *side, int64_t key, int64_t size)
+{
+    Py_ssize_t length = side->length;
+    Py_ssize_t at = lower_bound(side->keys, length, key);
+    int present = at < length && side->keys[at] == key;
+    if (size != 0) {
+        if (present) {
+            side->sizes[at] = size;
+            return 0;
+        }
+        if (reserve(side, length + 1) < 0) {
             return -1;
         }
-        Py_ssize_t at = bisect(prices, price, 0, descending);
-        if (at < 0) {
-            return -1;
-        }
-        if (at >= PyList_GET_SIZE(prices)) {
-            PyErr_SetString(PyExc_IndexError, "list assignment index out of range");
-            return -1;
-        }
-        return PyList_SetSlice(prices, at, at + 1, NULL);
+        size_t moved = (size_t)(length - at) * sizeof(int64_t);
+        memmove(side->keys + at + 1, side->keys + at, moved);
+        memmove(side->sizes + at + 1, side->sizes + at, moved);
+        side->keys[at] = key;
+        side->sizes[at] = size;
+        side->length = length + 1;
+    }
+    else if (present) {
+        size_t moved = (size_t)(length - at - 1) * sizeof(int64_t);
+        memmove(side->keys + at, side->keys + at + 1, moved);
+        memmove(side->sizes + at, side->sizes + at + 1, moved);
+        side->length = length - 1;
     }
     return 0;
 }
 
 static PyObject *
-apply_side(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+book_side_apply(BookSide *side, PyObject *updates)
 {
-    if (nargs != 4) {
-        PyErr_Format(PyExc_TypeError, "apply_side() takes 4 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    PyObject *levels = args[0], *prices = args[1];
-    int descending = PyObject_IsTrue(args[3]);
-    if (descending < 0) {
-        return NULL;
-    }
-    if (!PyDict_Check(levels)) {
-        PyErr_SetString(PyExc_TypeError, "apply_side(): levels must be a dict");
-        return NULL;
-    }
-    if (!PyList_Check(prices)) {
-        PyErr_SetString(PyExc_TypeError, "apply_side(): prices must be a list");
-        return NULL;
-    }
-    PyObject *updates = PySequence_Fast(args[2], "apply_side(): updates must be iterable");
-    if (updates == NULL) {
-        return NULL;
-    }
-    /* the sequence may be a list the loop could shrink through a comparison: re-read the size */
-    for (Py_ssize_t index = 0; index < PySequence_Fast_GET_SIZE(updates); index++) {
-        PyObject *update = PySequence_Fast_GET_ITEM(updates, index);
-        PyObject *holder, *price, *size;
-        Py_INCREF(update);
-        int failed = unpack_level(update, &holder, &price, &size);
-        Py_DECREF(update);
-        if (failed) {
-            Py_DECREF(updates);
+    Level *levels;
+    Py_ssize_t count;
+    int read = read_levels(side, updates, &levels, &count);
+    if (read <= 0) {
+        if (read < 0) {
             return NULL;
         }
-        failed = apply_one(levels, prices, price, size, descending);
-        Py_DECREF(holder);
-        if (failed) {
-            Py_DECREF(updates);
+        Py_RETURN_FALSE;
+    }
+    for (Py_ssize_t index = 0; index < count; index++) {
+        if (set_level(side, levels[index].key, levels[index].size) < 0) {
+            PyMem_Free(levels); /* only memory can fail here: the side holds a prefix of the update */
             return NULL;
         }
     }
-    Py_DECREF(updates);
+    PyMem_Free(levels);
+    Py_RETURN_TRUE;
+}
+
+static int
+compare_levels(const void *left, const void *right)
+{
+    const Level *a = left, *b = right;
+    if (a->key != b->key) {
+        return a->key < b->key ? -1 : 1;
+    }
+    return a->order < b->order ? -1 : (a->order > b->order);
+}
+
+static PyObject *
+book_side_load(BookSide *side, PyObject *snapshot)
+{
+    Level *levels;
+    Py_ssize_t count;
+    int read = read_levels(side, snapshot, &levels, &count);
+    if (read <= 0) {
+        if (read < 0) {
+            return NULL;
+        }
+        Py_RETURN_FALSE;
+    }
+    /* {price: size for price, size in levels if size > 0}: the last positive size of a price wins */
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t index = 0; index < count; index++) {
+        if (levels[index].size > 0) {
+            levels[kept++] = levels[index];
+        }
+    }
+    qsort(levels, (size_t)kept, sizeof(Level), compare_levels);
+    side->length = 0;
+    if (reserve(side, kept) < 0) {
+        PyMem_Free(levels);
+        return NULL;
+    }
+    Py_ssize_t length = 0;
+    for (Py_ssize_t index = 0; index < kept; index++) {
+        if (index + 1 < kept && levels[index + 1].key == levels[index].key) {
+            continue; /* a later duplicate follows */
+        }
+        side->keys[length] = levels[index].key;
+        side->sizes[length] = levels[index].size;
+        length++;
+    }
+    side->length = length;
+    PyMem_Free(levels);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+book_side_clear(BookSide *side, PyObject *Py_UNUSED(ignored))
+{
+    side->length = 0;
     Py_RETURN_NONE;
 }
 
-/* ---------------------------------------------------------------------------------------------- */
+static inline PyObject *
+make_level(BookSide *side, Py_ssize_t at)
+{
+    int64_t key = side->keys[at];
+    return new_level(side->descending ? -key : key, side->sizes[at]);
+}
+
+static PyObject *
+book_side_best(BookSide *side, PyObject *Py_UNUSED(ignored))
+{
+    if (side->length == 0) {
+        Py_RETURN_NONE;
+    }
+    return make_level(side, side->length - 1);
+}
+
+static PyObject *
+book_side_best_price(BookSide *side, PyObject *Py_UNUSED(ignored))
+{
+    if (side->length == 0) {
+        Py_RETURN_NONE;
+    }
+    int64_t key = side->keys[side->length - 1];
+    return PyLong_FromLongLong(side->descending ? -key : key);
+}
+
+/* top(depth=None): best-first levels, like list(best_first)[:depth] */
+static PyObject *
+book_side_top(BookSide *side, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t length = side->length, count = length;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "top() takes at most 1 argument (%zd given)", nargs);
+        return NULL;
+    }
+    if (nargs == 1 && args[0] != Py_None) {
+        Py_ssize_t depth = PyNumber_AsSsize_t(args[0], PyExc_OverflowError);
+        if (depth == -1 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                return NULL;
+            }
+            PyErr_Clear(); /* beyond Py_ssize_t: the sign decides, as it would for a slice */
+            PyObject *zero = PyLong_FromLong(0);
+            if (zero == NULL) {
+                return NULL;
+            }
+            int negative = PyObject_RichCompareBool(args[0], zero, Py_LT);
+            Py_DECREF(zero);
+            if (negative < 0) {
+                return NULL;
+            }
+            depth = negative ? -length : length;
+        }
+        count = depth >= 0 ? (depth < length ? depth : length) : (length + depth > 0 ? length + depth : 0);
+    }
+    PyObject *out = PyList_New(count);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t index = 0; index < count; index++) {
+        PyObject *level = make_level(side, length - 1 - index);
+        if (level == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, index, level);
+    }
+    return out;
+}
+
+static Py_ssize_t
+book_side_length(BookSide *side)
+{
+    return side->length;
+}
+
+static PyObject *
+book_side_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"descending", NULL};
+    int descending = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "p:BookSide", keywords, &descending)) {
+        return NULL;
+    }
+    BookSide *side = (BookSide *)type->tp_alloc(type, 0);
+    if (side == NULL) {
+        return NULL;
+    }
+    side->descending = descending;
+    side->length = side->capacity = 0;
+    side->keys = side->sizes = NULL;
+    return (PyObject *)side;
+}
+
+static void
+book_side_dealloc(BookSide *side)
+{
+    PyTypeObject *type = Py_TYPE(side);
+    PyMem_Free(side->keys);
+    PyMem_Free(side->sizes);
+    type->tp_free((PyObject *)side);
+    Py_DECREF(type);
+}
+
+static PyObject *
+book_side_get_descending(BookSide *side, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(side->descending);
+}
+
+static PyMethodDef book_side_methods[] = {
+    {"apply", (PyCFunction)book_side_apply, METH_O,
+     "apply(levels) -> bool\n\nSet (size != 0) or remove (size 0) each (price, size) in order. False, and\n"
+     "nothing changed, when a level is not a pair of ints that fit (then use the Python side)."},
+    {"load", (PyCFunction)book_side_load, METH_O,
+     "load(levels) -> bool\n\nReplace the side with the levels of positive size (a repeated price: the\n"
+     "last wins). False, and nothing changed, when a level is not a pair of ints that fit."},
+    {"clear", (PyCFunction)book_side_clear, METH_NOARGS, "clear() -> None"},
+    {"best", (PyCFunction)book_side_best, METH_NOARGS, "best() -> (price, size) | None"},
+    {"best_price", (PyCFunction)book_side_best_price, METH_NOARGS, "best_price() -> int | None"},
+    {"top", (PyCFunction)(void (*)(void))book_side_top, METH_FASTCALL,
+     "top(depth=None) -> list[(price, size)]\n\nThe best `depth` levels, best first (all when None)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef book_side_getset[] = {
+    {"descending", (getter)book_side_get_descending, NULL, "True for asks (lowest price is best).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot book_side_slots[] = {
+    {Py_tp_new, book_side_new},
+    {Py_tp_dealloc, book_side_dealloc},
+    {Py_tp_methods, book_side_methods},
+    {Py_tp_getset, book_side_getset},
+    {Py_sq_length, book_side_length},
+    {Py_tp_doc, "BookSide(descending)\n\nOne side of an L2 book: int64 prices and sizes, best level last."},
+    {0, NULL},
+};
+
+static PyType_Spec book_side_spec = {
+    .name = "tradestack._native._speedups.BookSide",
+    .basicsize = sizeof(BookSide),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = book_side_slots,
+};
+
+static int
+speedups_exec(PyObject *module)
+{
+    PyObject *type = PyType_FromModuleAndSpec(module, &book_side_spec, NULL);
+    if (type == NULL) {
+        return -1;
+    }
+    int failed = PyModule_AddObjectRef(module, "BookSide", type);
+    Py_DECREF(type);
+    return failed;
+}
 
 static PyMethodDef speedups_methods[] = {
     {"levels_from_json", (PyCFunction)(void (*)(void))levels_from_json, METH_FASTCALL,
      "levels_from_json(data, price_scale, size_scale) -> list[tuple[int, int]] | None\n\n"
      "A JSON array of [price, size] plain decimal strings -> exact integer units; None when the\n"
      "input is not of that plain shape or a value does not fit a signed 64-bit integer."},
-    {"apply_side", (PyCFunction)(void (*)(void))apply_side, METH_FASTCALL,
-     "apply_side(levels, prices, updates, descending) -> None\n\n"
-     "Apply (price, size) updates to one book side: a dict price -> size and its price list, sorted\n"
-     "ascending, or descending when `descending` is true."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyModuleDef_Slot speedups_slots[] = {
+    {Py_mod_exec, speedups_exec},
     {0, NULL},
 };
 

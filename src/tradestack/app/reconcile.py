@@ -9,7 +9,6 @@ the start: never assume flat.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -30,6 +29,7 @@ class ReconcileReport:
     resolved: dict[str, str] = field(default_factory=dict)
     fills_recovered: int = 0
     foreign_orders: int = 0
+    in_flight: list[Order] = field(default_factory=list)
     drift_percent: dict[str, float] = field(default_factory=dict)
     venue_balances: dict[str, int] = field(default_factory=dict)
 
@@ -88,27 +88,19 @@ async def _orders(
         else:
             report.foreign_orders += 1
     for order in [o for o in engine.orders.live(symbol) if o.client_id not in at_venue]:
-        final = await _query_until_final(venue, order, clock, recv_window_ns)
-        if final is None:
+        found = await venue.query(order.symbol, order.client_id)
+        if found is not None:
+            engine.on_report(report_from(found))
+            report.resolved[order.client_id] = found.status.value
+        elif clock.now_ns() - order.created_ns > recv_window_ns + 1_000_000_000:
+            # past its receive window the venue can no longer accept that request: it never will exist
             engine.on_submit_failed(order, OrderStatus.REJECTED, "not_at_venue")
             report.resolved[order.client_id] = "not_at_venue"
         else:
-            engine.on_report(report_from(final))
-            report.resolved[order.client_id] = final.status.value
-
-
-async def _query_until_final(
-    venue: TradingVenue, order: Order, clock: Clock, recv_window_ns: int
-) -> Order | None:
-    while True:
-        seen = await venue.query(order.symbol, order.client_id)
-        if seen is not None:
-            return seen
-        # a request sent just before a crash may still be in flight: wait out the receive window
-        age = clock.now_ns() - order.created_ns
-        if age > recv_window_ns + 1_000_000_000:
-            return None
-        await asyncio.sleep(min(1.0, (recv_window_ns + 1_000_000_000 - age) / 1e9))
+            # sent just before a crash and maybe still in flight: it stays UNKNOWN (counted as
+            # exposure) and is resolved in the background, so trading need not wait for it
+            engine.on_submit_failed(order, OrderStatus.UNKNOWN, "in_flight_at_restart")
+            report.in_flight.append(order)
 
 
 async def recover_fills(engine: Engine, venue: TradingVenue, floors: Mapping[str, int] | None = None) -> int:

@@ -251,6 +251,8 @@ class TradingRuntime:
                 engine.ledger.set_balance(asset, amount)
         self.reconcile_report = await reconcile(engine, venue, self.clock, floors)
         self.venue_balances = self.reconcile_report.venue_balances
+        for order in self.reconcile_report.in_flight:
+            self._spawn(self.trader.resolve(order))
         self._update_drift()
         self.reconciled = True
         engine.trading_enabled = True

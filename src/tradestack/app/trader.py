@@ -105,7 +105,7 @@ class Trader:
             if seen is not None:
                 self.apply(report_from(seen))
                 return
-            if self.clock.monotonic_ns() - order.sent_mono_ns > self.recv_window_ns + NANOS:
+            if self.clock.now_ns() - order.created_ns > self.recv_window_ns + NANOS:
                 # past the receive window the venue rejects that request: it will never exist
                 self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, "not_at_venue"))
                 return
