@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple, Protocol
 
 from tradestack.domain.orders.reports import OrderReport
@@ -118,7 +118,12 @@ class TradingVenue(Protocol):
 
     name: str
 
-    async def submit(self, order: Order) -> OrderReport: ...
+    def submit_now(self, order: Order) -> Awaitable[OrderReport]:
+        """Send the order before returning (no event-loop turn on the hot path); await the answer.
+
+        Raises NotExecuted subclasses synchronously when nothing could be written.
+        """
+        ...
 
     async def cancel(self, order: Order) -> OrderReport: ...
 

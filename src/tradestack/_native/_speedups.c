@@ -48,9 +48,10 @@ is_digit(char c)
 }
 
 /* `p` is just past an opening quote. On success stores the units, returns the position just past
- * the closing quote. On anything but a plain decimal that fits, returns NULL. */
-static inline const char *
-parse_decimal(const char *p, const char *end, int scale, int64_t *units)
+ * the closing quote. On anything but a plain decimal whose units fit int64, returns NULL.
+ * Checks for overflow at every step: the slow path, for strings of more than 18 digits. */
+static const char *
+parse_decimal_checked(const char *p, const char *end, int scale, int64_t *units)
 {
     uint64_t value = 0;
     int fraction_taken = 0;
@@ -100,6 +101,54 @@ parse_decimal(const char *p, const char *end, int scale, int64_t *units)
     return p + 1;
 }
 
+static const uint64_t POWERS_OF_TEN[19] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL,
+};
+
+/* The same result as parse_decimal_checked. Fast path: when the integer digits plus the scale are at
+ * most 18, the units are below 10**18 < INT64_MAX whatever the digits, so no step can overflow; any
+ * other string (more digits, or anything unusual) is handed to the checked version. */
+static inline const char *
+parse_decimal(const char *p, const char *end, int scale, int64_t *units)
+{
+    const char *start = p;
+    uint64_t value = 0;
+    while (p < end && is_digit(*p)) {
+        value = value * 10 + (unsigned)(*p - '0');
+        p++;
+    }
+    int integer_digits = (int)(p - start);
+    if (integer_digits == 0 || integer_digits + scale > 18) {
+        return parse_decimal_checked(start, end, scale, units);
+    }
+    int fraction_taken = 0;
+    if (p < end && *p == '.') {
+        const char *fraction = ++p;
+        while (p < end && is_digit(*p)) {
+            unsigned digit = (unsigned)(*p - '0');
+            if (fraction_taken < scale) {
+                value = value * 10 + digit;
+                fraction_taken++;
+            }
+            else if (digit != 0) {
+                return NULL; /* a significant decimal beyond the scale: not representable */
+            }
+            p++;
+        }
+        if (p == fraction) {
+            return NULL; /* "5." */
+        }
+    }
+    if (p >= end || *p != '"') {
+        return NULL; /* exponent, second point, escape, other character, or the end */
+    }
+    *units = (int64_t)(value * POWERS_OF_TEN[scale - fraction_taken]);
+    return p + 1;
+}
+
 /* A new (price, size) tuple of ints, or NULL with an exception set. */
 static PyObject *
 new_level(int64_t price_units, int64_t size_units)
@@ -120,72 +169,96 @@ new_level(int64_t price_units, int64_t size_units)
         return NULL;
     }
     PyTuple_SET_ITEM(level, 1, size);
+    /* two ints cannot be part of a reference cycle: spare the cyclic GC from visiting it (CPython
+     * untracks such tuples itself, but only once a collection has looked at them) */
+    PyObject_GC_UnTrack(level);
     return level;
 }
 
-/* Appends (price, size) to `out`; returns 0, or -1 with an exception set. */
+typedef struct {
+    int64_t price;
+    int64_t size;
+} Units;
+
+typedef struct {
+    Units *items;
+    Py_ssize_t length;
+    Py_ssize_t capacity;
+    Units inline_items[128]; /* enough for a diff: no allocation */
+} UnitsBuffer;
+
 static int
-append_level(PyObject *out, int64_t price_units, int64_t size_units)
+units_push(UnitsBuffer *buffer, int64_t price, int64_t size)
 {
-    PyObject *level = new_level(price_units, size_units);
-    if (level == NULL) {
-        return -1;
+    if (buffer->length == buffer->capacity) {
+        Py_ssize_t capacity = buffer->capacity * 2;
+        Units *items;
+        if (buffer->items == buffer->inline_items) {
+            items = PyMem_Malloc((size_t)capacity * sizeof(Units));
+            if (items != NULL) {
+                memcpy(items, buffer->inline_items, sizeof(buffer->inline_items));
+            }
+        }
+        else {
+            items = PyMem_Realloc(buffer->items, (size_t)capacity * sizeof(Units));
+        }
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        buffer->items = items;
+        buffer->capacity = capacity;
     }
-    int failed = PyList_Append(out, level);
-    Py_DECREF(level);
-    return failed;
+    buffer->items[buffer->length].price = price;
+    buffer->items[buffer->length].size = size;
+    buffer->length++;
+    return 0;
 }
 
-/* Returns a new list, Py_None (new reference) when the input is not of the plain shape, or NULL with
- * an exception set (memory). */
-static PyObject *
-parse_levels(const char *p, const char *end, int price_scale, int size_scale)
+/* Reads the whole array into `buffer`. Returns 1, 0 when the input is not of the plain shape, or -1
+ * with an exception set (memory). No Python object is made before the input is known to be plain. */
+static int
+read_units(const char *p, const char *end, int price_scale, int size_scale, UnitsBuffer *buffer)
 {
-    PyObject *out = PyList_New(0);
-    if (out == NULL) {
-        return NULL;
-    }
     p = skip_whitespace(p, end);
     if (p >= end || *p != '[') {
-        goto not_plain;
+        return 0;
     }
     p = skip_whitespace(p + 1, end);
     if (p < end && *p == ']') {
-        p++;
-        goto done;
+        return skip_whitespace(p + 1, end) == end;
     }
     for (;;) {
         int64_t price, size;
         if (p >= end || *p != '[') {
-            goto not_plain;
+            return 0;
         }
         p = skip_whitespace(p + 1, end);
         if (p >= end || *p != '"') {
-            goto not_plain;
+            return 0;
         }
         p = parse_decimal(p + 1, end, price_scale, &price);
         if (p == NULL) {
-            goto not_plain;
+            return 0;
         }
         p = skip_whitespace(p, end);
         if (p >= end || *p != ',') {
-            goto not_plain;
+            return 0;
         }
         p = skip_whitespace(p + 1, end);
         if (p >= end || *p != '"') {
-            goto not_plain;
+            return 0;
         }
         p = parse_decimal(p + 1, end, size_scale, &size);
         if (p == NULL) {
-            goto not_plain;
+            return 0;
         }
         p = skip_whitespace(p, end);
         if (p >= end || *p != ']') {
-            goto not_plain; /* a third element, or a broken level */
+            return 0; /* a third element, or a broken level */
         }
-        if (append_level(out, price, size) < 0) {
-            Py_DECREF(out);
-            return NULL;
+        if (units_push(buffer, price, size) < 0) {
+            return -1;
         }
         p = skip_whitespace(p + 1, end);
         if (p < end && *p == ',') {
@@ -193,20 +266,40 @@ parse_levels(const char *p, const char *end, int price_scale, int size_scale)
             continue;
         }
         if (p < end && *p == ']') {
-            p++;
-            break;
+            return skip_whitespace(p + 1, end) == end;
         }
-        goto not_plain;
+        return 0;
     }
-done:
-    p = skip_whitespace(p, end);
-    if (p != end) {
-        goto not_plain;
+}
+
+/* Returns a new list, Py_None (new reference) when the input is not of the plain shape, or NULL with
+ * an exception set (memory). */
+static PyObject *
+parse_levels(const char *p, const char *end, int price_scale, int size_scale)
+{
+    UnitsBuffer buffer;
+    buffer.items = buffer.inline_items;
+    buffer.length = 0;
+    buffer.capacity = (Py_ssize_t)(sizeof(buffer.inline_items) / sizeof(Units));
+    PyObject *out = NULL;
+    int read = read_units(p, end, price_scale, size_scale, &buffer);
+    if (read == 0) {
+        out = Py_NewRef(Py_None);
+    }
+    else if (read > 0 && (out = PyList_New(buffer.length)) != NULL) {
+        for (Py_ssize_t index = 0; index < buffer.length; index++) {
+            PyObject *level = new_level(buffer.items[index].price, buffer.items[index].size);
+            if (level == NULL) {
+                Py_CLEAR(out);
+                break;
+            }
+            PyList_SET_ITEM(out, index, level);
+        }
+    }
+    if (buffer.items != buffer.inline_items) {
+        PyMem_Free(buffer.items);
     }
     return out;
-not_plain:
-    Py_DECREF(out);
-    Py_RETURN_NONE;
 }
 
 static int
@@ -297,21 +390,20 @@ reserve(BookSide *side, Py_ssize_t needed)
     return 0;
 }
 
-/* First index whose key is >= `key`. */
+/* First index whose key is >= `key` (branch-free halving: the compiler makes the step a cmov). */
 static inline Py_ssize_t
 lower_bound(const int64_t *keys, Py_ssize_t length, int64_t key)
 {
-    Py_ssize_t low = 0, high = length;
-    while (low < high) {
-        Py_ssize_t middle = low + (high - low) / 2;
-        if (keys[middle] < key) {
-            low = middle + 1;
-        }
-        else {
-            high = middle;
-        }
+    if (length == 0) {
+        return 0;
     }
-    return low;
+    const int64_t *base = keys;
+    while (length > 1) {
+        Py_ssize_t half = length / 2;
+        base = (base[half] < key) ? base + half : base;
+        length -= half;
+    }
+    return (base - keys) + (*base < key);
 }
 
 /* Reads an int that fits int64; returns 1, 0 when it is not an int or does not fit, -1 on error. */

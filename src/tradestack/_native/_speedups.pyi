@@ -1,6 +1,7 @@
 from typing import final
 
 def levels_from_json(data: object, price_scale: int, size_scale: int, /) -> list[tuple[int, int]] | None: ...
+
 @final
 class BookSide:
     def __init__(self, descending: bool) -> None: ...

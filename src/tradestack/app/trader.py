@@ -8,7 +8,7 @@ no longer accept it (its request timestamp is older than the venue's receive win
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Coroutine, Iterable
 from typing import Any
 
 import structlog
@@ -58,7 +58,7 @@ class Trader:
     def execute(self, commands: Iterable[Command]) -> None:
         for command in commands:
             if isinstance(command, Submit):
-                self._spawn(self._submit(command.order))
+                self._submit(command.order)
             elif isinstance(command, Cancel):
                 self._spawn(self._cancel(command.order))
             elif isinstance(command, CancelAll):
@@ -77,21 +77,32 @@ class Trader:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _submit(self, order: Order) -> None:
+    def _submit(self, order: Order) -> None:
         try:
-            report = await self.venue.submit(order)
-        except VenueRejected as rejected:
-            self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, str(rejected.code)))
+            answer = self.venue.submit_now(order)  # the request is written before this returns
+        except VenueError as error:
+            self._submit_failed(order, error)
             return
-        except NotExecuted as refused:  # not sent, or rate limited: certainly not at the venue
-            self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, type(refused).__name__))
-            return
-        except OutcomeUnknown as unknown:
-            log.warning("order outcome unknown", client_id=order.client_id, reason=unknown.reason)
-            self.execute(self.engine.on_submit_failed(order, OrderStatus.UNKNOWN, unknown.reason))
-            await self.resolve(order)
+        self._spawn(self._await_answer(order, answer))
+
+    async def _await_answer(self, order: Order, answer: Awaitable[OrderReport]) -> None:
+        try:
+            report = await answer
+        except VenueError as error:
+            self._submit_failed(order, error)
+            if isinstance(error, OutcomeUnknown):
+                await self.resolve(order)
             return
         self.apply(report)
+
+    def _submit_failed(self, order: Order, error: VenueError) -> None:
+        if isinstance(error, VenueRejected):
+            self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, str(error.code)))
+        elif isinstance(error, NotExecuted):  # not sent, or rate limited: certainly not at the venue
+            self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, type(error).__name__))
+        elif isinstance(error, OutcomeUnknown):
+            log.warning("order outcome unknown", client_id=order.client_id, reason=error.reason)
+            self.execute(self.engine.on_submit_failed(order, OrderStatus.UNKNOWN, error.reason))
 
     async def resolve(self, order: Order) -> None:
         """Query until the venue shows the order or can no longer accept it. Never resend."""

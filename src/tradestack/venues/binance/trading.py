@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Mapping
 
 from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument, parse_fixed
@@ -23,6 +24,10 @@ class BinanceTrading:
     def __init__(self, gateway: wire.BinanceRestGateway, instruments: Mapping[str, Instrument]) -> None:
         self.gateway = gateway
         self.instruments = instruments
+
+    def submit_now(self, order: Order) -> Awaitable[OrderReport]:
+        # aiohttp writes from a task; a synchronous write path would drop that loop turn
+        return asyncio.ensure_future(self.submit(order))
 
     async def submit(self, order: Order) -> OrderReport:
         instrument = self.instruments[order.symbol]
