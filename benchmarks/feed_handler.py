@@ -1,15 +1,19 @@
 """Feed handler: recorded Binance spot depth frames -> book, ours against cryptofeed 2.4.1.
 
-Both run in this process on one thread, over the same frames of the hftbacktest spot recording
+All run in this process on one thread, over the same frames of the hftbacktest spot recording
 (BTCUSDT depth@100ms, 2024-08-08), with no network:
 - ours: frame bytes -> `BinanceMarketParser.parse` (exact integers) -> `BinanceBookSync.on_delta`
-  (sequence rules, OrderBook apply, crossed check) -> best bid and best ask read;
+  (sequence rules, OrderBook apply, crossed check) -> best bid and best ask read; twice when the C
+  extension is built: "native" (`tradestack._native`: level arrays converted in C from the raw JSON,
+  book sides in C int64 arrays) and "python" (`_native.use_native(False)`: the pure-Python paths, which
+  give the same events and books);
 - cryptofeed: its own `Binance.message_handler` (yapic json with Decimal, `_check_update_id`, its C
   order book) with an L2_BOOK callback reading best bid and ask (`book.bids.index(0)`), the REST
   snapshot it asks for answered from the recording. Frames are handed to it as `str`, as its
   WebSocket client would (that decode is not timed).
-Rounds alternate between the two; medians are reported. Then peak RSS over a long replay (the whole
-recording, every record kind, through `replay_records`, several times in a row).
+Rounds alternate between the variants; medians are reported, with ratios. Peak RSS is measured first,
+over a long replay (the whole recording, every record kind, through `replay_records`, several times in a
+row, native when built).
 
     python -m benchmarks.feed_handler [--rounds 5] [--replays 10] [--corpus DIR] [--output FILE]
 """
@@ -34,6 +38,7 @@ from typing import Any
 
 import msgspec
 
+from tradestack import _native
 from tradestack.app.replay import replay_records
 from tradestack.domain.events import BookDelta, Level
 from tradestack.domain.instruments import format_fixed
@@ -263,17 +268,56 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     memory = long_replay_memory(path, arguments.replays)  # first, so its peak is not the other runs'
 
-    run_ours(recording)  # warm up both (cryptofeed on a slice: a full round of it takes a second)
+    variants = ["native", "python"] if _native.BUILT else ["python"]
+    try:
+        report = measure(recording, texts, variants, arguments.rounds)
+    finally:
+        _native.use_native(True)
+    report["long_replay"] = memory
+    report["environment"] = {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "machine": platform.machine(),
+        "processor": _cpu_model(),
+        "native_extension_built": _native.BUILT,
+        "cryptofeed": _version("cryptofeed"),
+        "msgspec": _version("msgspec"),
+    }
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(json.dumps(report, indent=2) + "\n")
+
+    print_report(report, variants, arguments.rounds)
+    print(
+        f"long replay: {memory['records_replayed']:,} records in {memory['seconds']} s, "
+        f"peak RSS {memory['peak_rss_kib']:,} KiB (before: {memory['peak_rss_before_kib']:,} KiB)"
+    )
+    print(f"wrote {arguments.output}")
+    return 0
+
+
+def measure(
+    recording: DepthRecording, texts: list[tuple[float, str]], variants: list[str], rounds: int
+) -> dict[str, Any]:
+    """Every variant of ours and cryptofeed, round-robin in each round; then the parts alone."""
+    messages = len(recording.frames)
+    for variant in variants:  # warm up (cryptofeed on a slice: a full round of it takes a second)
+        _native.use_native(variant == "native")
+        run_ours(recording)
     run_cryptofeed(recording, texts[:300])
-    ours: list[float] = []
+    ours: dict[str, list[float]] = {variant: [] for variant in variants}
+    best: dict[str, tuple[Level | None, Level | None]] = {}
     theirs: list[float] = []
-    for _ in range(arguments.rounds):
-        elapsed, our_best = run_ours(recording)
-        ours.append(elapsed)
+    their_best: list[Any] = []
+    for _ in range(rounds):
+        for variant in variants:
+            _native.use_native(variant == "native")
+            elapsed, best[variant] = run_ours(recording)
+            ours[variant].append(elapsed)
         elapsed, their_best = run_cryptofeed(recording, texts)
         theirs.append(elapsed)
 
-    # both must end on the same top of book (ours in integer units, theirs in Decimal)
+    # all must end on the same top of book (ours in integer units, theirs in Decimal)
+    _native.use_native(True)
     scales = BinanceMarketParser.inferring()
     scales.parse(recording.frames[0][1], 0)
     price_scale, size_scale = scales.scales(recording.symbol) or (0, 0)
@@ -283,75 +327,105 @@ def main(argv: Sequence[str] | None = None) -> int:
             return None
         return Decimal(format_fixed(level[0], price_scale)), Decimal(format_fixed(level[1], size_scale))
 
-    agree = [as_decimal(our_best[0]), as_decimal(our_best[1])] == [tuple(their_best[0]), tuple(their_best[1])]
+    theirs_top = [tuple(their_best[0]), tuple(their_best[1])]
+    agree = {
+        variant: [as_decimal(best[variant][0]), as_decimal(best[variant][1])] == theirs_top
+        for variant in variants
+    }
 
     snapshot_parser = BinanceMarketParser.inferring()
     deltas = [event for ts, frame in recording.frames for event in snapshot_parser.parse(frame, ts)]
     if not all(isinstance(delta, BookDelta) for delta in deltas):
         raise SystemExit("a depth frame did not parse")
     book_deltas = [delta for delta in deltas if isinstance(delta, BookDelta)]
-    parse_only = [run_parse_only(recording) for _ in range(arguments.rounds)]
+    parse_only: dict[str, list[float]] = {variant: [] for variant in variants}
+    sync_only: dict[str, list[float]] = {variant: [] for variant in variants}
+    for _ in range(rounds):
+        for variant in variants:
+            _native.use_native(variant == "native")
+            parse_only[variant].append(run_parse_only(recording))
+            sync_only[variant].append(run_sync_only(recording, book_deltas, snapshot_parser))
+    _native.use_native(True)
     # cryptofeed's handler and book writes alone, nobody reading the book: the floor of its cost
-    handler_only = [run_cryptofeed(recording, texts, read_best=False)[0] for _ in range(arguments.rounds)]
-    sync_only = [run_sync_only(recording, book_deltas, snapshot_parser) for _ in range(arguments.rounds)]
+    handler_only = [run_cryptofeed(recording, texts, read_best=False)[0] for _ in range(rounds)]
 
-    our_rate = median_rate(messages, ours)
     their_rate = median_rate(messages, theirs)
-    ratio = our_rate / their_rate
     handler_only_rate = median_rate(messages, handler_only)
-    result: dict[str, object] = {
+    levels_per_message = recording.levels / messages
+    results: dict[str, dict[str, Any]] = {}
+    for variant in variants:
+        rate = median_rate(messages, ours[variant])
+        results[variant] = {
+            "messages_per_second": round(rate),
+            "ratio_to_cryptofeed": round(rate / their_rate, 2),
+            "ratio_to_cryptofeed_without_book_reads": round(rate / handler_only_rate, 2),
+            "level_updates_per_second": round(rate * levels_per_message),
+            "round_seconds": [round(value, 5) for value in ours[variant]],
+            "parse_only_messages_per_second": round(median_rate(messages, parse_only[variant])),
+            "sync_and_book_only_messages_per_second": round(median_rate(messages, sync_only[variant])),
+            "final_top_of_book_agrees_with_cryptofeed": agree[variant],
+        }
+    default = variants[0]  # what runs in production: native when it is built
+    our_rate = median_rate(messages, ours[default])
+    ratio = our_rate / their_rate
+    report: dict[str, Any] = {
         "benchmark": "feed_handler",
         "recording": RECORDING,
         "depth_messages": messages,
-        "levels_per_message": round(recording.levels / messages, 1),
-        "rounds": arguments.rounds,
+        "levels_per_message": round(levels_per_message, 1),
+        "rounds": rounds,
+        "ours_variant": default,
         "ours_messages_per_second": round(our_rate),
         "cryptofeed_messages_per_second": round(their_rate),
         "ratio": round(ratio, 2),
-        "ours_round_seconds": [round(value, 5) for value in ours],
+        "ours_round_seconds": results[default]["round_seconds"],
         "cryptofeed_round_seconds": [round(value, 5) for value in theirs],
-        "ours_level_updates_per_second": round(our_rate * recording.levels / messages),
+        "ours_level_updates_per_second": results[default]["level_updates_per_second"],
         "cryptofeed_without_book_reads_messages_per_second": round(handler_only_rate),
         "ratio_to_cryptofeed_without_book_reads": round(our_rate / handler_only_rate, 2),
-        "ours_parse_only_messages_per_second": round(median_rate(messages, parse_only)),
-        "ours_sync_and_book_only_messages_per_second": round(median_rate(messages, sync_only)),
-        "final_top_of_book_agrees": agree,
+        "ours_parse_only_messages_per_second": results[default]["parse_only_messages_per_second"],
+        "ours_sync_and_book_only_messages_per_second": results[default][
+            "sync_and_book_only_messages_per_second"
+        ],
+        "final_top_of_book_agrees": all(agree.values()),
+        "variants": results,
+        "native_to_python_ratio": (
+            round(results["native"]["messages_per_second"] / results["python"]["messages_per_second"], 2)
+            if "native" in results
+            else None
+        ),
         "targets": {
             "messages_per_second": TARGET_MESSAGES_PER_SECOND,
             "ratio": TARGET_RATIO,
             "messages_per_second_met": our_rate >= TARGET_MESSAGES_PER_SECOND,
             "ratio_met": ratio >= TARGET_RATIO,
         },
-        "long_replay": memory,
-        "environment": {
-            "python": sys.version.split()[0],
-            "implementation": platform.python_implementation(),
-            "machine": platform.machine(),
-            "processor": _cpu_model(),
-            "cryptofeed": _version("cryptofeed"),
-            "msgspec": _version("msgspec"),
-        },
     }
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(json.dumps(result, indent=2) + "\n")
+    return report
 
-    print(f"ours        {our_rate:>10,.0f} depth msg/s  (median of {arguments.rounds})")
-    print(f"cryptofeed  {their_rate:>10,.0f} depth msg/s")
-    print(f"ratio       {ratio:>10.2f}x   (target {TARGET_RATIO}x: {_verdict(ratio >= TARGET_RATIO)})")
-    print(f"target {TARGET_MESSAGES_PER_SECOND:,} msg/s: {_verdict(our_rate >= TARGET_MESSAGES_PER_SECOND)}")
-    print(
-        f"cryptofeed without reading its book {handler_only_rate:,.0f} msg/s: "
-        f"ours is {our_rate / handler_only_rate:.2f}x that"
-    )
-    print(f"  parse only        {median_rate(messages, parse_only):>10,.0f} msg/s")
-    print(f"  sync + book only  {median_rate(messages, sync_only):>10,.0f} msg/s")
-    print(f"final top of book agrees with cryptofeed: {agree}")
-    print(
-        f"long replay: {memory['records_replayed']:,} records in {memory['seconds']} s, "
-        f"peak RSS {memory['peak_rss_kib']:,} KiB (before: {memory['peak_rss_before_kib']:,} KiB)"
-    )
-    print(f"wrote {arguments.output}")
-    return 0
+
+def print_report(report: dict[str, Any], variants: list[str], rounds: int) -> None:
+    their_rate = report["cryptofeed_messages_per_second"]
+    handler_only_rate = report["cryptofeed_without_book_reads_messages_per_second"]
+    print(f"medians of {rounds} rounds, depth messages per second (ratio to cryptofeed)")
+    for variant in variants:
+        result = report["variants"][variant]
+        print(
+            f"ours, {variant:<7} {result['messages_per_second']:>10,}  ({result['ratio_to_cryptofeed']:.2f}x;"
+            f" {result['ratio_to_cryptofeed_without_book_reads']:.2f}x cryptofeed without book reads)"
+        )
+        print(f"  parse only        {result['parse_only_messages_per_second']:>10,}")
+        print(f"  sync + book only  {result['sync_and_book_only_messages_per_second']:>10,}")
+    print(f"cryptofeed      {their_rate:>10,}")
+    print(f"cryptofeed without reading its book {handler_only_rate:,}")
+    if report["native_to_python_ratio"] is not None:
+        print(f"native / python {report['native_to_python_ratio']:>10.2f}x")
+    ratio = report["ratio"]
+    rate = report["ours_messages_per_second"]
+    verdict = _verdict(ratio >= TARGET_RATIO)
+    print(f"ours ({report['ours_variant']}): ratio {ratio:.2f}x (target {TARGET_RATIO}x: {verdict})")
+    print(f"target {TARGET_MESSAGES_PER_SECOND:,} msg/s: {_verdict(rate >= TARGET_MESSAGES_PER_SECOND)}")
+    print(f"final top of book agrees with cryptofeed: {report['final_top_of_book_agrees']}")
 
 
 def _verdict(met: bool) -> str:

@@ -21,7 +21,7 @@ def test_the_view_shows_each_symbol_and_the_latency_percentiles() -> None:
     console.print(render(model))
     text = console.export_text()
     assert "BTCUSDT" in text and "60000.01" in text and "42 ms" in text and "synced" in text
-    assert "p99 40.0 ms" in text and "kill switch: off" in text
+    assert "p99 40.0 ms" in text and "kill switch: off" in text and "(running)" in text
 
 
 def test_percentiles_of_nothing_are_empty() -> None:

@@ -1,8 +1,8 @@
 /*
  * tradestack._native._speedups: the per-level work of the market-data hot path, in C.
  *
- * Two functions, each with a pure-Python twin that gives identical results (tests/unit/test_native.py
- * checks them against each other and against Decimal):
+ * A function and a type, each with a pure-Python twin that gives identical results
+ * (tests/unit/test_native.py checks them against each other and against Decimal):
  *
  *   levels_from_json(data, price_scale, size_scale) -> list[tuple[int, int]] | None
  *       A JSON array of [price, size] decimal strings, as the venue sent it (msgspec.Raw), to exact
@@ -15,9 +15,9 @@
  *       never guesses, truncates or rounds.
  *
  *   BookSide(descending)
- *       One side of an L2 book in two int64 arrays (the twin of order_book.PythonSide): apply(levels),
- *       load(levels), clear(), best(), best_price(), top(depth), len(). A level whose price or size
- *       is not an int within int64 makes `apply`/`load` return False without changing anything, and
+ *       One side of an L2 book in an int64 array (the twin of order_book.PythonSide): apply(levels),
+ *       load(levels), clear(), best(), best_price(), top(depth), len(). A level that is not a pair of
+ *       exact ints within int64 makes `apply`/`load` return False without changing anything, and
  *       OrderBook moves that book to its Python sides, which take any int.
  *
  * No I/O, no global state.
@@ -343,19 +343,24 @@ levels_from_json(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t 
 /* BookSide                                                                                       */
 /* ---------------------------------------------------------------------------------------------- */
 
-/* One side of an L2 book as two parallel int64 arrays sorted by key, best level last: the key is the
+/* One side of an L2 book as an array of (key, size) sorted by key, best level last: the key is the
  * price for bids and minus the price for asks, so the best (highest bid, lowest ask) is always the
- * largest key. Updates land near the top of the book, so inserts and removals move few items, and a
- * binary search runs over contiguous memory. Prices must satisfy |price| <= INT64_MAX (INT64_MIN has
- * no negation), sizes must fit int64; `apply` and `load` check every level first and change nothing
- * when one does not fit (they return False and the caller switches the book to Python). */
+ * largest key. Updates land near the top of the book, so inserts and removals move few entries, and
+ * a binary search runs over contiguous memory. Prices and sizes are exact ints (not bool or other
+ * subclasses, whose comparisons could differ), with |price| <= INT64_MAX (INT64_MIN has no negation)
+ * and sizes within int64; `apply` and `load` check every level first and change nothing when one does
+ * not qualify (they return False and the caller moves the book to Python). */
+typedef struct {
+    int64_t key;  /* price, or minus the price for asks */
+    int64_t size; /* never 0 */
+} Entry;
+
 typedef struct {
     PyObject_HEAD
     int descending; /* asks */
     Py_ssize_t length;
     Py_ssize_t capacity;
-    int64_t *keys;  /* ascending */
-    int64_t *sizes; /* sizes[i] belongs to keys[i]; never 0 */
+    Entry *entries; /* ascending keys */
 } BookSide;
 
 typedef struct {
@@ -374,43 +379,37 @@ reserve(BookSide *side, Py_ssize_t needed)
     while (capacity < needed) {
         capacity *= 2;
     }
-    int64_t *keys = PyMem_Realloc(side->keys, (size_t)capacity * sizeof(int64_t));
-    if (keys == NULL) {
+    Entry *entries = PyMem_Realloc(side->entries, (size_t)capacity * sizeof(Entry));
+    if (entries == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    side->keys = keys;
-    int64_t *sizes = PyMem_Realloc(side->sizes, (size_t)capacity * sizeof(int64_t));
-    if (sizes == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    side->sizes = sizes;
+    side->entries = entries;
     side->capacity = capacity;
     return 0;
 }
 
 /* First index whose key is >= `key` (branch-free halving: the compiler makes the step a cmov). */
 static inline Py_ssize_t
-lower_bound(const int64_t *keys, Py_ssize_t length, int64_t key)
+lower_bound(const Entry *entries, Py_ssize_t length, int64_t key)
 {
     if (length == 0) {
         return 0;
     }
-    const int64_t *base = keys;
+    const Entry *base = entries;
     while (length > 1) {
         Py_ssize_t half = length / 2;
-        base = (base[half] < key) ? base + half : base;
+        base = (base[half].key < key) ? base + half : base;
         length -= half;
     }
-    return (base - keys) + (*base < key);
+    return (base - entries) + (base->key < key);
 }
 
-/* Reads an int that fits int64; returns 1, 0 when it is not an int or does not fit, -1 on error. */
+/* Reads an exact int that fits int64; returns 1, 0 when it is not one or does not fit, -1 on error. */
 static inline int
 read_int64(PyObject *value, int64_t *out)
 {
-    if (!PyLong_Check(value)) {
+    if (!PyLong_CheckExact(value)) {
         return 0;
     }
     int overflow = 0;
@@ -481,27 +480,25 @@ static inline int
 set_level(BookSide *side, int64_t key, int64_t size)
 {
     Py_ssize_t length = side->length;
-    Py_ssize_t at = lower_bound(side->keys, length, key);
-    int present = at < length && side->keys[at] == key;
+    Py_ssize_t at = lower_bound(side->entries, length, key);
+    int present = at < length && side->entries[at].key == key;
     if (size != 0) {
         if (present) {
-            side->sizes[at] = size;
+            side->entries[at].size = size;
             return 0;
         }
         if (reserve(side, length + 1) < 0) {
             return -1;
         }
-        size_t moved = (size_t)(length - at) * sizeof(int64_t);
-        memmove(side->keys + at + 1, side->keys + at, moved);
-        memmove(side->sizes + at + 1, side->sizes + at, moved);
-        side->keys[at] = key;
-        side->sizes[at] = size;
+        Entry *entry = side->entries + at;
+        memmove(entry + 1, entry, (size_t)(length - at) * sizeof(Entry));
+        entry->key = key;
+        entry->size = size;
         side->length = length + 1;
     }
     else if (present) {
-        size_t moved = (size_t)(length - at - 1) * sizeof(int64_t);
-        memmove(side->keys + at, side->keys + at + 1, moved);
-        memmove(side->sizes + at, side->sizes + at + 1, moved);
+        Entry *entry = side->entries + at;
+        memmove(entry, entry + 1, (size_t)(length - at - 1) * sizeof(Entry));
         side->length = length - 1;
     }
     return 0;
@@ -569,8 +566,8 @@ book_side_load(BookSide *side, PyObject *snapshot)
         if (index + 1 < kept && levels[index + 1].key == levels[index].key) {
             continue; /* a later duplicate follows */
         }
-        side->keys[length] = levels[index].key;
-        side->sizes[length] = levels[index].size;
+        side->entries[length].key = levels[index].key;
+        side->entries[length].size = levels[index].size;
         length++;
     }
     side->length = length;
@@ -588,8 +585,8 @@ book_side_clear(BookSide *side, PyObject *Py_UNUSED(ignored))
 static inline PyObject *
 make_level(BookSide *side, Py_ssize_t at)
 {
-    int64_t key = side->keys[at];
-    return new_level(side->descending ? -key : key, side->sizes[at]);
+    int64_t key = side->entries[at].key;
+    return new_level(side->descending ? -key : key, side->entries[at].size);
 }
 
 static PyObject *
@@ -607,7 +604,7 @@ book_side_best_price(BookSide *side, PyObject *Py_UNUSED(ignored))
     if (side->length == 0) {
         Py_RETURN_NONE;
     }
-    int64_t key = side->keys[side->length - 1];
+    int64_t key = side->entries[side->length - 1].key;
     return PyLong_FromLongLong(side->descending ? -key : key);
 }
 
@@ -675,7 +672,7 @@ book_side_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     side->descending = descending;
     side->length = side->capacity = 0;
-    side->keys = side->sizes = NULL;
+    side->entries = NULL;
     return (PyObject *)side;
 }
 
@@ -683,8 +680,7 @@ static void
 book_side_dealloc(BookSide *side)
 {
     PyTypeObject *type = Py_TYPE(side);
-    PyMem_Free(side->keys);
-    PyMem_Free(side->sizes);
+    PyMem_Free(side->entries);
     type->tp_free((PyObject *)side);
     Py_DECREF(type);
 }

@@ -112,8 +112,10 @@ class PythonSide:
 
     @classmethod
     def of(cls, descending: bool, levels: list[Level]) -> PythonSide:
+        """A side holding exactly `levels` (unlike `load`, which keeps positive sizes only)."""
         side = cls(descending)
-        side.load(levels)
+        side._levels = dict(levels)
+        side._keys = sorted([-price for price in side._levels] if descending else side._levels)
         return side
 
     def apply(self, levels: Iterable[Level]) -> bool:

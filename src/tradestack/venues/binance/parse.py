@@ -30,6 +30,7 @@ from typing import NoReturn
 import msgspec
 
 from tradestack import _native
+from tradestack._native import LevelsFromJson
 from tradestack.domain.events import (
     BestBidAsk,
     BookDelta,
@@ -179,14 +180,13 @@ class SymbolScales:
                 pass  # not padded as expected: the strict path decides, exactly
         return self.strict(bids), self.strict(asks)
 
-    def from_json(self, raw: msgspec.Raw) -> list[Level]:
-        """One side's raw JSON level array -> levels: in C when it can, else decoded and `levels`."""
-        native = _native.levels_from_json
+    def from_json(self, raw: msgspec.Raw, native: LevelsFromJson | None) -> list[Level]:
+        """One side's raw JSON level array -> levels: by `native` when it takes it, else in Python."""
         if native is not None:
             converted = native(raw, self.price_scale, self.size_scale)
             if converted is not None:
                 return converted
-        data = bytes(raw)
+        data = bytes(raw)  # declined (see tradestack._native): decode, then the paths above decide
         return self.levels(data, _WIRE_LEVELS(data), [])[0]
 
     def strict(self, levels: list[WireLevel]) -> list[Level]:
@@ -258,8 +258,12 @@ class BinanceMarketParser:
                         pass  # not the shape its stream name promised: the general path says why
             elif frame[:_RAW_DEPTH_PREFIX_LENGTH] == _RAW_DEPTH_PREFIX:  # the /ws/<symbol>@depth stream
                 try:
-                    if _native.levels_from_json is not None:
-                        return [self._raw_depth(_RAW_DEPTH(frame), ts_recv)]
+                    native = _native.levels_from_json
+                    if native is not None:
+                        try:
+                            return [self._raw_depth(_RAW_DEPTH(frame), ts_recv, native)]
+                        except Exception:  # the Python path decides, and words any error
+                            pass
                     return [self._depth(_DEPTH(frame), frame, ts_recv)]
                 except msgspec.ValidationError:
                     pass
@@ -268,8 +272,12 @@ class BinanceMarketParser:
             return [_malformed(f"{type(error).__name__}: {error}", frame, ts_recv)]
 
     def _depth_frame(self, frame: bytes, ts_recv: int) -> BookDelta:
-        if _native.levels_from_json is not None:
-            return self._raw_depth(_RAW_DEPTH_ENVELOPE(frame).data, ts_recv)
+        native = _native.levels_from_json
+        if native is not None:
+            try:
+                return self._raw_depth(_RAW_DEPTH_ENVELOPE(frame).data, ts_recv, native)
+            except Exception:  # the Python path decides, and words any error
+                pass
         return self._depth(_DEPTH_ENVELOPE(frame).data, frame, ts_recv)
 
     def _book_ticker_frame(self, frame: bytes, ts_recv: int) -> BestBidAsk:
@@ -295,19 +303,26 @@ class BinanceMarketParser:
             prev_final_update_id=update.previous_final_update_id,
         )
 
-    def _raw_depth(self, update: RawDepthUpdate, ts_recv: int) -> BookDelta:
-        scales = self._scales.get(update.symbol) or self._scales_for_raw(
-            update.symbol, update.bids, update.asks
-        )
-        return BookDelta(
-            symbol=update.symbol,
-            first_update_id=update.first_update_id,
-            final_update_id=update.final_update_id,
-            bids=scales.from_json(update.bids),
-            asks=scales.from_json(update.asks),
-            ts_event=update.event_time_ms * NANOS_PER_MILLI,
-            ts_recv=ts_recv,
-            prev_final_update_id=update.previous_final_update_id,
+    def _raw_depth(self, update: RawDepthUpdate, ts_recv: int, native: LevelsFromJson) -> BookDelta:
+        symbol = update.symbol
+        scales = self._scales.get(symbol) or self._scales_for_raw(symbol, update.bids, update.asks)
+        price_scale = scales.price_scale
+        size_scale = scales.size_scale
+        bids = native(update.bids, price_scale, size_scale)
+        if bids is None:
+            bids = scales.from_json(update.bids, None)
+        asks = native(update.asks, price_scale, size_scale)
+        if asks is None:
+            asks = scales.from_json(update.asks, None)
+        return BookDelta(  # positional: measurably cheaper than keywords for a frozen dataclass
+            symbol,
+            update.first_update_id,
+            update.final_update_id,
+            bids,
+            asks,
+            update.event_time_ms * NANOS_PER_MILLI,
+            ts_recv,
+            update.previous_final_update_id,
         )
 
     def _book_ticker(self, ticker: BookTicker, frame: bytes, ts_recv: int) -> BestBidAsk:
@@ -391,24 +406,38 @@ class BinanceMarketParser:
 
     def parse_depth_snapshot(self, body: bytes, symbol: str, ts_recv: int) -> BookSnapshot:
         """REST depth body -> BookSnapshot. Raises MalformedMessage (the caller fetches again)."""
-        try:
-            if _native.levels_from_json is not None:
+        native = _native.levels_from_json
+        if native is not None:
+            try:
                 raw = _RAW_SNAPSHOT(body)
                 scales = self._scales.get(symbol) or self._scales_for_raw(symbol, raw.bids, raw.asks)
-                bids, asks = scales.from_json(raw.bids), scales.from_json(raw.asks)
-                snapshot: DepthSnapshot | RawDepthSnapshot = raw
-            else:
-                snapshot = _SNAPSHOT(body)
-                scales = self._scales_for(symbol, snapshot.bids, snapshot.asks)
-                bids, asks = scales.levels(body, snapshot.bids, snapshot.asks)
+                bids, asks = scales.from_json(raw.bids, native), scales.from_json(raw.asks, native)
+                return self._snapshot(symbol, raw.last_update_id, bids, asks, raw.event_time_ms, ts_recv)
+            except Exception:  # the Python path decides, and words any error
+                pass
+        try:
+            snapshot = _SNAPSHOT(body)
+            scales = self._scales_for(symbol, snapshot.bids, snapshot.asks)
+            bids, asks = scales.levels(body, snapshot.bids, snapshot.asks)
         except (msgspec.DecodeError, ValueError, IndexError) as error:
             raise MalformedMessage(f"{symbol} depth snapshot: {type(error).__name__}: {error}") from error
+        return self._snapshot(symbol, snapshot.last_update_id, bids, asks, snapshot.event_time_ms, ts_recv)
+
+    @staticmethod
+    def _snapshot(
+        symbol: str,
+        last_update_id: int,
+        bids: list[Level],
+        asks: list[Level],
+        event_time_ms: int,
+        ts_recv: int,
+    ) -> BookSnapshot:
         return BookSnapshot(
             symbol=symbol,
-            last_update_id=snapshot.last_update_id,
+            last_update_id=last_update_id,
             bids=bids,
             asks=asks,
-            ts_event=snapshot.event_time_ms * NANOS_PER_MILLI,  # 0 on spot: the REST body has no time
+            ts_event=event_time_ms * NANOS_PER_MILLI,  # 0 on spot: the REST body has no time
             ts_recv=ts_recv,
         )
 

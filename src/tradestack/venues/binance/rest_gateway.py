@@ -10,16 +10,26 @@ Failure semantics (see venues/_shared/errors.py) are the point of this module:
 Nothing is retried here: not by us, and not by aiohttp (its one automatic retry of idempotent
 methods on a reused connection is switched off, since DELETE cancels order state).
 
+Two transports, one set of rules (signing, limiter accounting, error mapping, timing):
+- `new_order`, `cancel_order` and every query: aiohttp, awaited.
+- `new_order_now`, `cancel_order_now`: the order-entry fast path on a small pool of warm HTTP/1.1
+  connections (venues/_shared/http1.py). The request is signed and WRITTEN before the call returns;
+  the returned future carries the answer. When no warm connection is idle they raise NotSent at once,
+  before anything is counted or written, so the caller may send the same request by `new_order`.
+
 Every parameter, signed or not, travels in the query string in the order given, so the signed
 payload is exactly the bytes on the wire. Numbers stay the exact decimal strings Binance sends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import SimpleNamespace
 from typing import Final, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -29,7 +39,8 @@ from yarl import URL
 from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
-from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
+from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueError, VenueRejected
+from tradestack.venues._shared.http1 import Http1Pool, Response
 from tradestack.venues._shared.rate_limit import SECOND_NS, LimitKind, RateLimiter, UsageLimit
 from tradestack.venues.binance import urls
 from tradestack.venues.binance.auth import HmacSigner, encode_params
@@ -333,8 +344,9 @@ def depth_weight(limit: int) -> int:
 class RequestTiming:
     """Monotonic times of one request, handed to `on_timing` when it ends (success or not).
 
-    `sent_ns` is taken when aiohttp hands the request head to the transport (just before the write;
-    our requests have no body): the end point of tick-to-order latency. None: nothing was sent.
+    `sent_ns` is the end point of tick-to-order latency; None: nothing was sent. On the fast path
+    (`*_now`) it is read right after `transport.write` returned; through aiohttp, when aiohttp hands
+    the request head to its writer (just before serializing and writing it: slightly early).
     """
 
     method: str
@@ -370,17 +382,29 @@ class BinanceRestGateway:
         connect_timeout_s: float = 3.0,
         keepalive_timeout_s: float = 30.0,
         on_timing: Callable[[RequestTiming], None] | None = None,
+        order_connections: int = 4,
     ) -> None:
+        """`order_connections`: warm connections kept for `*_now` order entry (0: no fast path).
+        `timeout_s` bounds every request on either transport; an idle pooled connection is closed
+        after `keepalive_timeout_s` (and the fast path reopens it), before a server would."""
         self._signer = signer
         self._clock = clock
         self._base_url = base_url.rstrip("/")
+        url = urlsplit(self._base_url)
+        self._origin = f"{url.scheme}://{url.netloc}"
+        self._base_path = url.path
         self.limiter = limiter if limiter is not None else RateLimiter(DEFAULT_SPOT_LIMITS)
         self._recv_window = str(recv_window_ms)
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
+        self._timeout_s = timeout_s
+        self._connect_timeout_s = connect_timeout_s
         self._keepalive_timeout_s = keepalive_timeout_s
-        self._on_timing = on_timing
+        self._order_connections = order_connections
+        # Public so a caller (a benchmark, a metrics layer) can wrap it after construction.
+        self.on_timing = on_timing
         self._offset_ns = 0
         self._session: aiohttp.ClientSession | None = None
+        self._pool: Http1Pool | None = None
         self._key_headers = {"X-MBX-APIKEY": signer.api_key}
         # Binance's documented type for POST/PUT/DELETE; aiohttp would label the empty body octet-stream.
         self._key_form_headers = {**self._key_headers, "Content-Type": "application/x-www-form-urlencoded"}
@@ -404,11 +428,32 @@ class BinanceRestGateway:
         # a cancel that reached the venue must not be sent twice. Its own test client does the same.
         session._retry_connection = False
         self._session = session
+        if self._order_connections > 0:
+            pool = Http1Pool(
+                self._origin,
+                size=self._order_connections,
+                connect_timeout_s=self._connect_timeout_s,
+                request_timeout_s=self._timeout_s,
+                idle_timeout_s=self._keepalive_timeout_s,
+                default_headers={"User-Agent": "tradestack"},
+            )
+            self._pool = pool
+            # Waits for the first connects (each bounded); a venue that is down does not fail start:
+            # the pool keeps trying, and until then `*_now` raises NotSent.
+            await pool.start()
 
     async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    @property
+    def fast_path_ready(self) -> bool:
+        """Whether `*_now` would write at once (a warm connection is idle)."""
+        return self._pool is not None and self._pool.ready
 
     async def __aenter__(self) -> BinanceRestGateway:
         await self.start()
@@ -458,14 +503,9 @@ class BinanceRestGateway:
         response_type: ResponseType = "RESULT",
     ) -> OrderAck:
         """POST /api/v3/order. Never retried: on OutcomeUnknown, resolve with query_order."""
-        params = [("symbol", symbol), ("side", side.value), ("type", order_type)]
-        if time_in_force is not None:
-            params.append(("timeInForce", time_in_force))
-        params.append(("quantity", quantity_text))
-        if price_text is not None:
-            params.append(("price", price_text))
-        params.append(("newClientOrderId", client_order_id))
-        params.append(("newOrderRespType", response_type))
+        params = _order_params(
+            symbol, side, order_type, quantity_text, price_text, time_in_force, client_order_id, response_type
+        )
         return await self._request(
             "POST",
             "/api/v3/order",
@@ -475,6 +515,43 @@ class BinanceRestGateway:
             signed=True,
             client_order_id=client_order_id,
             decoder=_ORDER_ACK,
+        )
+
+    def new_order_now(
+        self,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        quantity_text: str,
+        price_text: str | None,
+        time_in_force: TimeInForce | None,
+        client_order_id: str,
+        *,
+        response_type: ResponseType = "RESULT",
+    ) -> asyncio.Future[OrderAck]:
+        """POST /api/v3/order, written on a warm connection before this returns.
+
+        Raises synchronously: NotSent (no idle connection: nothing counted, nothing written; sending
+        the same order by `new_order` is safe) or RateLimited (our limiter, or a 429 block). The
+        future fails as `new_order` would: VenueRejected, RateLimited, OutcomeUnknown."""
+        params = _order_params(
+            symbol, side, order_type, quantity_text, price_text, time_in_force, client_order_id, response_type
+        )
+        return self._request_now(
+            "POST",
+            "/api/v3/order",
+            params,
+            weight=1,
+            orders=1,
+            client_order_id=client_order_id,
+            decoder=_ORDER_ACK,
+        )
+
+    def cancel_order_now(self, symbol: str, client_order_id: str) -> asyncio.Future[CanceledOrder]:
+        """DELETE /api/v3/order by client order id, written before this returns (see new_order_now)."""
+        params = [("symbol", symbol), ("origClientOrderId", client_order_id)]
+        return self._request_now(
+            "DELETE", "/api/v3/order", params, weight=1, client_order_id=client_order_id, decoder=_CANCELED
         )
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> CanceledOrder:
@@ -599,19 +676,8 @@ class BinanceRestGateway:
         session = self._session
         if session is None:
             raise RuntimeError("gateway not started")
-        venue_now = self.venue_time_ns()
-        verdict = self.limiter.acquire(weight, venue_now, orders)
-        if not verdict.allowed:
-            raise RateLimited(verdict.wait_seconds, None)
-        if signed:
-            params = [*params, ("recvWindow", self._recv_window), ("timestamp", str(venue_now // _MS))]
-            query = self._signer.signed_query(params)
-        else:
-            query = encode_params(params)
+        query, headers = self._prepare(method, params, weight, orders, signed, api_key)
         url = URL(f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}", encoded=True)
-        headers = None
-        if signed or api_key:
-            headers = self._key_headers if method == "GET" else self._key_form_headers
         timing = RequestTiming(method, path, client_order_id, self._clock.monotonic_ns())
         try:
             async with session.request(method, url, headers=headers, trace_request_ctx=timing) as response:
@@ -629,6 +695,43 @@ class BinanceRestGateway:
         finally:
             timing.finished_ns = self._clock.monotonic_ns()
             self._report(timing)
+        return self._outcome(method, path, status, body, retry_after, decoder)
+
+    def _prepare(
+        self,
+        method: str,
+        params: list[tuple[str, str]],
+        weight: int,
+        orders: int,
+        signed: bool,
+        api_key: bool,
+    ) -> tuple[str, Mapping[str, str] | None]:
+        """Count the request against the limiter (RateLimited when it may not go), then the query
+        string (signed with recvWindow and timestamp when `signed`) and the key headers."""
+        venue_now = self.venue_time_ns()
+        verdict = self.limiter.acquire(weight, venue_now, orders)
+        if not verdict.allowed:
+            raise RateLimited(verdict.wait_seconds, None)
+        if signed:
+            params = [*params, ("recvWindow", self._recv_window), ("timestamp", str(venue_now // _MS))]
+            query = self._signer.signed_query(params)
+        else:
+            query = encode_params(params)
+        headers = None
+        if signed or api_key:
+            headers = self._key_headers if method == "GET" else self._key_form_headers
+        return query, headers
+
+    def _outcome(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        body: bytes,
+        retry_after: str | None,
+        decoder: msgspec.json.Decoder[T],
+    ) -> T:
+        """A complete response -> the typed result, or the venue error it means."""
         if 200 <= status < 300:
             try:
                 return decoder.decode(body)
@@ -638,6 +741,74 @@ class BinanceRestGateway:
                 ) from exc
         self._raise_for(method, path, status, body, retry_after)
         raise AssertionError("unreachable")  # _raise_for always raises
+
+    def _request_now(
+        self,
+        method: str,
+        path: str,
+        params: list[tuple[str, str]],
+        *,
+        weight: int,
+        decoder: msgspec.json.Decoder[T],
+        client_order_id: str,
+        orders: int = 0,
+    ) -> asyncio.Future[T]:
+        """A signed request written on the pool before returning; see new_order_now."""
+        pool = self._pool
+        if pool is None or not pool.ready:
+            if self._session is None:
+                raise RuntimeError("gateway not started")
+            # Checked before the limiter, so a caller that falls back to `_request` is counted once.
+            now = self._clock.monotonic_ns()
+            self._report(RequestTiming(method, path, client_order_id, now, finished_ns=now))
+            state = "disabled" if pool is None else f"{pool.open} open, none idle"
+            raise NotSent(f"{method} {path}: no warm order-entry connection ({state})")
+        query, headers = self._prepare(method, params, weight, orders, True, False)
+        timing = RequestTiming(method, path, client_order_id, self._clock.monotonic_ns())
+        try:
+            response = pool.request_now(method, f"{self._base_path}{path}?{query}", headers)
+        except NotSent:
+            timing.finished_ns = self._clock.monotonic_ns()
+            self._report(timing)
+            raise
+        timing.sent_ns = self._clock.monotonic_ns()
+        result: asyncio.Future[T] = response.get_loop().create_future()
+        response.add_done_callback(partial(self._finish_now, method, path, decoder, timing, result))
+        return result
+
+    def _finish_now(
+        self,
+        method: str,
+        path: str,
+        decoder: msgspec.json.Decoder[T],
+        timing: RequestTiming,
+        result: asyncio.Future[T],
+        response: asyncio.Future[Response],
+    ) -> None:
+        timing.finished_ns = self._clock.monotonic_ns()
+        outcome: T | BaseException
+        try:
+            if response.cancelled():  # only a caller reaching into the pool could; the request went
+                raise OutcomeUnknown(f"{method} {path}: response wait cancelled after sending")
+            answer = response.result()  # OutcomeUnknown: timeout, dropped, malformed
+            timing.status = answer.status
+            self.limiter.observe(answer.headers, self.venue_time_ns())
+            outcome = self._outcome(
+                method, path, answer.status, answer.body, answer.headers.get("Retry-After"), decoder
+            )
+        except VenueError as error:
+            outcome = error
+        except Exception as error:  # a bug here must not leave the order waiting forever
+            log.exception("binance_rest.fast_path_failed", path=path)
+            outcome = OutcomeUnknown(f"{method} {path}: response handling failed: {error!r}")
+        finally:
+            self._report(timing)
+        if result.done():  # the caller stopped waiting
+            return
+        if isinstance(outcome, BaseException):
+            result.set_exception(outcome)
+        else:
+            result.set_result(outcome)
 
     def _raise_for(self, method: str, path: str, status: int, body: bytes, retry_after: str | None) -> None:
         if status in (429, 418):
@@ -657,12 +828,33 @@ class BinanceRestGateway:
         raise VenueRejected(error.code, error.msg, status)
 
     def _report(self, timing: RequestTiming) -> None:
-        if self._on_timing is None:
+        if self.on_timing is None:
             return
         try:
-            self._on_timing(timing)
+            self.on_timing(timing)
         except Exception:  # a metrics hook must never turn an acknowledged order into an error
             log.exception("binance_rest.on_timing_failed", path=timing.path)
+
+
+def _order_params(
+    symbol: str,
+    side: Side,
+    order_type: OrderType,
+    quantity_text: str,
+    price_text: str | None,
+    time_in_force: TimeInForce | None,
+    client_order_id: str,
+    response_type: ResponseType,
+) -> list[tuple[str, str]]:
+    params = [("symbol", symbol), ("side", side.value), ("type", order_type)]
+    if time_in_force is not None:
+        params.append(("timeInForce", time_in_force))
+    params.append(("quantity", quantity_text))
+    if price_text is not None:
+        params.append(("price", price_text))
+    params.append(("newClientOrderId", client_order_id))
+    params.append(("newOrderRespType", response_type))
+    return params
 
 
 def _parse_retry_after(value: str | None) -> float | None:

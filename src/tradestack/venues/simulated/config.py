@@ -85,7 +85,9 @@ class FlowConfig:
     taker_size_min: float = 0.3  # a taker's size, as a multiple of the size at the touch
     taker_size_max: float = 1.6
     noise_probability: float = 0.1  # chance per step and level that its background order is replaced
-    mean_reversion: float = 0.001  # pull of the fair value back toward start_price per step
+    reversion: float = 0.1  # per step: how fast the fair value's short-term wiggle reverts
+    trend_share: float = 0.1  # the slow anchor's step size, as a share of the wiggle's
+    mean_reversion: float = 0.001  # per step: pull of the anchor back toward start_price
 
 
 @dataclass(frozen=True, slots=True)
