@@ -46,7 +46,7 @@ def percentiles_ms(samples_ns: list[int]) -> dict[str, float]:
 
 def render(model: ViewModel, title: str = "tradestack paper") -> Group:
     table = Table(
-        title=f"{title} — {model.venue} [{model.connection}] up {model.uptime_s:.0f}s", expand=False
+        title=f"{title} — {model.venue} ({model.connection}) up {model.uptime_s:.0f}s", expand=False
     )
     for column in ("symbol", "bid", "ask", "data age", "book", "position", "PnL", "open", "fills"):
         table.add_column(column, justify="right" if column not in ("symbol", "book") else "left")
