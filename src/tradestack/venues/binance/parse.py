@@ -15,10 +15,13 @@ inferred per symbol from the first strings seen (`BinanceMarketParser.inferring(
 decimals Binance pads to, which is exact even when wider than the tick.
 
 With the C extension built (`tradestack._native`), depth diffs and REST snapshots take a third, faster
-path: each side's level array stays raw JSON and `levels_from_json` converts it in C (plain decimals
-that fit int64 only, exactly, with the same scale rule). Whatever it declines (escapes, unpadded or
-over-wide strings, values beyond int64, odd shapes) is decoded and converted by the Python paths above,
-so the events are the same with or without the extension.
+path: each side's level array stays raw JSON (decoding ~36 levels into string tuples costs more than
+the C conversion) and `levels_from_json` converts it in C: plain decimals (unpadded ones too) that fit
+int64, exactly, with the same scale rule. A side it declines (escapes, significant decimals beyond the
+scale, values beyond int64, odd shapes) is decoded and converted by the Python paths above; a frame the
+raw path fails on in any way is parsed again by the Python path alone, which decides and words the
+error. So the events, Malformed reasons included, are the same with or without the extension
+(tests/venues/binance/test_parse_native.py).
 """
 
 from __future__ import annotations
