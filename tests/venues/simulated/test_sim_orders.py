@@ -267,3 +267,15 @@ async def test_market_order_by_quote_quantity() -> None:
         assert bought.body["origQuoteOrderQty"] == "560.00000000"
         assert bought.body["executedQty"] == "0.01100000"  # 0.01 at 50000 + 0.001 at 60000
         assert bought.body["cummulativeQuoteQty"] == "560.00000000"
+
+
+async def test_user_stream_on_a_combined_connection() -> None:
+    async with running() as exchange, client(exchange) as api:
+        key = await api.listen_key()
+        ws = await api.session.ws_connect(f"{exchange.ws_url}/stream?streams={key}/btcusdt@trade")
+        await api.order(side="SELL", price="70000", quantity="0.001", newClientOrderId="c-1", **LIMIT)
+        envelope = await next_json(ws)
+        assert envelope["stream"] == key
+        assert envelope["data"]["e"] == "executionReport"
+        assert envelope["data"]["c"] == "c-1"
+        await ws.close()

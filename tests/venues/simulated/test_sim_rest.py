@@ -207,18 +207,24 @@ async def test_request_weight_limit_answers_429_with_retry_after() -> None:
 
 
 async def test_order_rate_limit_and_order_count_headers() -> None:
-    async with running(SimConfig(orders_per_10s=2, flow=QUIET)) as exchange, client(exchange) as api:
+    clock = ManualClock(NOW_NS)
+    async with running(SimConfig(orders_per_10s=2, flow=QUIET), clock) as exchange, client(exchange) as api:
         order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "price": "50000"}
         first = await api.order(quantity="0.001", **order)
         assert first.headers["X-MBX-ORDER-COUNT-10S"] == "1"
         assert first.headers["X-MBX-ORDER-COUNT-1D"] == "1"
         second = await api.order(quantity="0.001", **order)
+        assert second.headers["X-MBX-ORDER-COUNT-10S"] == "2"
         third = await api.order(quantity="0.001", **order)
-        if second.headers["X-MBX-ORDER-COUNT-10S"] == "1":  # crossed a 10 s boundary: one more try
-            third = await api.order(quantity="0.001", **order)
         assert third.status == 429
         assert third.body["code"] == -1015
         assert "Retry-After" not in third.headers
+        assert len(exchange.open_orders()) == 2
+        clock.advance(10 * 1_000_000_000)  # the next 10 s window
+        fourth = await api.order(quantity="0.001", **order)
+        assert fourth.status == 200
+        assert fourth.headers["X-MBX-ORDER-COUNT-10S"] == "1"
+        assert fourth.headers["X-MBX-ORDER-COUNT-1D"] == "3"
 
 
 async def test_parameter_errors_follow_binance() -> None:

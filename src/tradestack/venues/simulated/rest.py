@@ -421,7 +421,7 @@ class RestApi:
                 "accountType": "SPOT",
                 "balances": balances,
                 "permissions": ["SPOT"],
-                "uid": 1,
+                "uid": venue.account_id,
             }
         )
 

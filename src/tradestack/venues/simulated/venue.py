@@ -7,6 +7,7 @@ it hands market and user events to a Publisher (the stream hub) before returning
 
 from __future__ import annotations
 
+import secrets
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -94,6 +95,8 @@ class SymbolRules:
 
 class SimVenue:
     def __init__(self, config: SimConfig, clock: Clock, publisher: Publisher | None = None) -> None:
+        # a fresh account per instance: a journal written against another instance is not this account's
+        self.account_id = secrets.randbelow(2**31 - 1) + 1
         self.config = config
         self.clock = clock
         self.publisher: Publisher = publisher or NullPublisher()
@@ -411,7 +414,12 @@ class SimVenue:
             price < rules.min_price or price > rules.max_price or price % instrument.tick
         ):
             raise errors.filter_failure("PRICE_FILTER")
-        if quantity < instrument.min_size or quantity > rules.max_qty or quantity % instrument.lot:
+        if (
+            quantity <= 0
+            or quantity < instrument.min_size
+            or quantity > rules.max_qty
+            or quantity % instrument.lot
+        ):
             raise errors.filter_failure("LOT_SIZE")
         reference = price
         if reference is None:  # MARKET: Binance uses an average price; the touch is close enough here
