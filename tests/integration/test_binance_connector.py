@@ -30,6 +30,10 @@ class Seen(FeedObserver):
     gaps: dict[str, int] = field(default_factory=dict)
     resyncs: dict[str, int] = field(default_factory=dict)
     unsynced_books_traded: int = 0
+    malformed_reasons: list[str] = field(default_factory=list)
+
+    def malformed(self, reason: str) -> None:
+        self.malformed_reasons.append(reason)
 
     def gap(self, symbol: str) -> None:
         self.gaps[symbol] = self.gaps.get(symbol, 0) + 1
@@ -168,4 +172,16 @@ async def test_a_stalled_stream_is_detected_within_its_bound(rig: Rig) -> None:
     finally:
         stepping = False
         await mover
+    await rig.converge()
+
+
+@pytest.mark.timeout(60)
+async def test_a_malformed_frame_is_counted_and_dropped_and_the_feed_lives_on(rig: Rig) -> None:
+    await rig.converge()
+    garbage = [b"not json at all", b'{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","U":"x"}}']
+    for frame in garbage * 3:
+        rig.feed._on_frame(frame, 0)  # as the socket would deliver it
+    assert len(rig.seen.malformed_reasons) == 6
+    assert rig.feed.session.state is SessionState.RUNNING
+    rig.step(3)
     await rig.converge()

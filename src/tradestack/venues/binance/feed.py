@@ -77,6 +77,7 @@ class BinanceMarketFeed:
         self.syncs = {symbol: BinanceBookSync(symbol) for symbol in instruments}
         self.crosschecks = {symbol: TickerCrossCheck(sync) for symbol, sync in self.syncs.items()}
         self._fetching: set[str] = set()
+        self._malformed_seen: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._rng = rng or random.Random()
         streams = []
@@ -126,8 +127,15 @@ class BinanceMarketFeed:
             elif isinstance(event, TradePrint):
                 self.on_trade(event)
             elif isinstance(event, Malformed):
-                self.observer.malformed(event.reason)
-                log.warning("malformed market frame dropped", reason=event.reason, sample=event.sample[:200])
+                self._malformed(event)
+
+    def _malformed(self, event: Malformed) -> None:
+        """Counted every time; logged once per reason with a sample, so a bad stream cannot flood logs."""
+        self.observer.malformed(event.reason)
+        count = self._malformed_seen.get(event.reason, 0) + 1
+        self._malformed_seen[event.reason] = count
+        if count == 1:
+            log.warning("malformed market frame dropped", reason=event.reason, sample=event.sample[:200])
 
     def _on_delta(self, delta: BookDelta, ts_recv: int) -> None:
         symbol = delta.symbol
