@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("benchmarks.feed_handler", "benchmarks.tick_to_order")
+BENCHMARKS = ("benchmarks.feed_handler", "benchmarks.tick_to_order", "benchmarks.metrics_cost")
 
 
 def main() -> int:

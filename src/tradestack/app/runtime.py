@@ -31,11 +31,22 @@ from tradestack.engine.commands import CancelAll, Submit
 from tradestack.engine.core import Engine
 from tradestack.observability.http import HttpServer, Readiness
 from tradestack.observability.metrics import Metrics
+from tradestack.observability.status_page import (
+    BookStatus,
+    FillStatus,
+    OpenOrderStatus,
+    PositionStatus,
+    RiskStatus,
+    StatusSnapshot,
+    VenueStatus,
+    install_status_page,
+)
 from tradestack.ports import Clock
 from tradestack.security.secrets import Secret
 from tradestack.store.sqlite import SqliteJournal
 from tradestack.strategies.market_maker import MarketMaker, MarketMakerParams
 from tradestack.venues._shared.rate_limit import RateLimiter
+from tradestack.venues._shared.ws_session import SessionState, WsSession
 from tradestack.venues.binance.auth import HmacSigner
 from tradestack.venues.binance.feed import BinanceMarketFeed, FeedObserver, FeedSettings
 from tradestack.venues.binance.rest_gateway import (
@@ -183,6 +194,7 @@ class TradingRuntime:
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.metrics.set_component_state("engine", "starting")
+        self._install_monitoring()
         await self.http.start()
         await self.gateway.start()
         await self.gateway.sync_time()
@@ -418,4 +430,150 @@ class TradingRuntime:
             orders_sent=sent,
             orders_rejected=rejected,
             kill_switch=engine.risk.kill_switch.reason if engine.risk.kill_switch.engaged else "",
+        )
+
+    # -- monitoring (deploy/monitoring): status page; connection, quoting and staleness-bound gauges ---------
+    def _install_monitoring(self) -> None:
+        # Alertmanager URL: none in the config yet, so the page says "not configured".
+        install_status_page(self.http, self.status_snapshot, alertmanager_url=None)
+        bound = self.settings.feed.staleness_seconds
+        for symbol in self.settings.symbols:
+            self.metrics.for_symbol(EXCHANGE, symbol).set_market_data_age_bound(bound)
+        self._spawn(self._monitor_connections())
+
+    def _sessions(self) -> dict[str, WsSession | None]:
+        return {
+            "market": self._feed.session if self._feed is not None else None,
+            "user": self._user.session if self._user is not None else None,
+        }
+
+    async def _monitor_connections(self) -> None:
+        """Every second: trading_websocket_up and _reconnects_total per stream, trading_quoting per symbol."""
+        streams = {name: self.metrics.for_stream(EXCHANGE, name) for name in ("market", "user")}
+        seen: dict[str, dict[str, int]] = {name: {} for name in streams}
+        for bound in streams.values():
+            bound.set_up(False)
+        while True:
+            for name, session in self._sessions().items():
+                if session is None:
+                    continue
+                streams[name].set_up(session.state is SessionState.RUNNING)
+                for reason, count in session.counters().reconnects.items():
+                    for _ in range(count - seen[name].get(reason, 0)):
+                        streams[name].reconnected(reason)
+                    seen[name][reason] = count
+            engine = self._engine
+            if engine is not None:
+                for symbol in engine.instruments:
+                    quoting = (
+                        engine.trading_enabled
+                        and engine.synced.get(symbol, False)
+                        and not engine.risk.kill_switch.engaged
+                        and bool(engine.live_orders(symbol))
+                    )
+                    self.metrics.for_symbol(EXCHANGE, symbol).set_quoting(quoting)
+            await asyncio.sleep(1.0)
+
+    def status_snapshot(self) -> StatusSnapshot:
+        """Plain values for the status page (observability/status_page.py); valid before start() ends."""
+        now = self.clock.monotonic_ns()
+        venues = [
+            VenueStatus(EXCHANGE, name, str(session.state), session.state is SessionState.RUNNING)
+            for name, session in self._sessions().items()
+            if session is not None
+        ]
+        engine, feed = self._engine, self._feed
+        books: list[BookStatus] = []
+        positions: list[PositionStatus] = []
+        orders: list[OpenOrderStatus] = []
+        fills: list[FillStatus] = []
+        latency: dict[str, float] = {}
+        risk = RiskStatus(False, "", False, "—")
+        if engine is not None:
+            drift = self.drift()
+            for symbol, inst in engine.instruments.items():
+                if feed is not None:
+                    sync = feed.syncs[symbol]
+                    bid, ask = sync.book.best_bid(), sync.book.best_ask()
+                    last = feed.session.last_data_ns.get(f"{symbol.lower()}@depth@100ms")
+                    books.append(
+                        BookStatus(
+                            EXCHANGE,
+                            symbol,
+                            inst.price_text(bid[0]) if bid else "—",
+                            inst.price_text(ask[0]) if ask else "—",
+                            (now - last) / 1e6 if last else None,
+                            sync.state.value,
+                        )
+                    )
+                position = engine.positions[symbol]
+                venue_units = self.venue_balances.get(inst.base, 0)
+                positions.append(
+                    PositionStatus(
+                        EXCHANGE,
+                        symbol,
+                        inst.size_text(position.size),
+                        format_fixed(engine.ledger.balances.get(inst.base, 0), ASSET_SCALE) + " " + inst.base,
+                        format_fixed(venue_units, ASSET_SCALE) + " " + inst.base,
+                        drift.get(symbol, 0.0),
+                        format_fixed(position.realized + engine.unrealized(symbol), inst.notional_scale)
+                        + " "
+                        + inst.quote,
+                    )
+                )
+                orders.extend(
+                    OpenOrderStatus(
+                        EXCHANGE,
+                        symbol,
+                        order.client_id,
+                        order.side.value,
+                        inst.price_text(order.price),
+                        inst.size_text(order.size),
+                        inst.size_text(order.filled),
+                        order.status.value,
+                    )
+                    for order in engine.live_orders(symbol)
+                )
+            for fill in reversed(engine.recent_fills[-20:]):
+                inst = engine.instruments[fill.symbol]
+                fills.append(
+                    FillStatus(
+                        EXCHANGE,
+                        fill.symbol,
+                        fill.client_id,
+                        fill.trade_id,
+                        fill.side.value,
+                        inst.price_text(fill.price),
+                        inst.size_text(fill.size),
+                    )
+                )
+            observer = engine.observer
+            if isinstance(observer, MetricsObserver):
+                latency = percentiles_ms(observer.fill_latencies_ns)
+            _, day_start = engine.risk.day_state
+            limits = self.settings.risk
+            risk = RiskStatus(
+                kill_switch_engaged=engine.risk.kill_switch.engaged,
+                kill_switch_reason=engine.risk.kill_switch.reason,
+                trading_enabled=engine.trading_enabled,
+                daily_pnl=format_fixed(engine.total_pnl() - day_start, ASSET_SCALE),
+                limits={
+                    "daily loss limit": str(limits.daily_loss_limit),
+                    "max order notional": str(limits.max_order_notional),
+                    "price band (bps)": str(limits.price_band_bps),
+                    "max orders/s": str(limits.max_orders_per_second),
+                    **{f"max position {s}": str(v) for s, v in limits.max_position.items()},
+                    **{f"max order size {s}": str(v) for s, v in limits.max_order_size.items()},
+                },
+            )
+        return StatusSnapshot(
+            process=f"{EXCHANGE} {', '.join(self.settings.symbols)}",
+            uptime_s=(now - self.started_mono) / 1e9,
+            venues=venues,
+            books=books,
+            positions=positions,
+            open_orders=orders,
+            fills=fills,
+            fill_latency_ms=latency,
+            risk=risk,
         )

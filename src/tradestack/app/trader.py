@@ -101,7 +101,13 @@ class Trader:
         elif isinstance(error, NotExecuted):  # not sent, or rate limited: certainly not at the venue
             self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, type(error).__name__))
         elif isinstance(error, OutcomeUnknown):
-            log.warning("order outcome unknown", client_id=order.client_id, reason=error.reason)
+            log.warning(
+                "order outcome unknown",
+                venue=self.venue.name,
+                symbol=order.symbol,
+                client_id=order.client_id,
+                reason=error.reason,
+            )
             self.execute(self.engine.on_submit_failed(order, OrderStatus.UNKNOWN, error.reason))
 
     async def resolve(self, order: Order) -> None:
@@ -111,7 +117,13 @@ class Trader:
             try:
                 seen = await self.venue.query(order.symbol, order.client_id)
             except VenueError as error:
-                log.info("order query failed; will retry", client_id=order.client_id, error=str(error))
+                log.info(
+                    "order query failed; will retry",
+                    venue=self.venue.name,
+                    symbol=order.symbol,
+                    client_id=order.client_id,
+                    error=str(error),
+                )
                 continue
             if seen is not None:
                 self.apply(report_from(seen))
@@ -120,7 +132,12 @@ class Trader:
                 # past the receive window the venue rejects that request: it will never exist
                 self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, "not_at_venue"))
                 return
-        log.error("order still unresolved; left UNKNOWN for reconciliation", client_id=order.client_id)
+        log.error(
+            "order still unresolved; left UNKNOWN for reconciliation",
+            venue=self.venue.name,
+            symbol=order.symbol,
+            client_id=order.client_id,
+        )
 
     async def _cancel(self, order: Order) -> None:
         try:
@@ -146,6 +163,6 @@ class Trader:
         try:
             await self.venue.cancel_all(symbol)
         except VenueError as error:
-            log.error("cancel-all failed", symbol=symbol, error=str(error))
+            log.error("cancel-all failed", venue=self.venue.name, symbol=symbol, error=str(error))
         for order in list(self.engine.orders.live(symbol)):
             await self._refresh(order)

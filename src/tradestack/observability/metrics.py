@@ -154,11 +154,13 @@ class SymbolMetrics:
         "_book_gaps",
         "_book_resyncs",
         "_book_synced",
+        "_data_age_bound",
         "_fills_buy",
         "_fills_sell",
         "_open_orders",
         "_position",
         "_position_drift",
+        "_quoting",
         "_sent_buy",
         "_sent_sell",
         "exchange",
@@ -183,6 +185,8 @@ class SymbolMetrics:
         self._sent_sell = metrics.orders_sent.labels(exchange, symbol, "sell")
         self._fills_buy = metrics.fills.labels(exchange, symbol, "buy")
         self._fills_sell = metrics.fills.labels(exchange, symbol, "sell")
+        self._quoting = metrics.quoting.labels(exchange, symbol)
+        self._data_age_bound = metrics.market_data_age_bound.labels(exchange, symbol)
 
     def market_data_received(self, monotonic_ns: int) -> None:
         """Hot path: remember when the last book or trade message arrived (ts_recv, monotonic)."""
@@ -223,6 +227,15 @@ class SymbolMetrics:
 
     def fill(self, side: Side) -> None:
         (self._fills_buy if side is Side.BUY else self._fills_sell).inc()
+
+    def set_quoting(self, quoting: bool) -> None:
+        """1 while the strategy has orders working on a synced book with trading enabled: the basis of
+        "should be filling" in the TradingNoFills alert."""
+        self._quoting.set(1 if quoting else 0)
+
+    def set_market_data_age_bound(self, seconds: float) -> None:
+        """The staleness bound of this symbol's book stream; TradingMarketDataStale compares the age to it."""
+        self._data_age_bound.set(seconds)
 
 
 class ExchangeMetrics:
@@ -383,6 +396,18 @@ class Metrics:
             "trading_orders_unknown_total",
             "Orders in an unknown state at the venue.",
             ["exchange"],
+            registry=r,
+        )
+        self.quoting = Gauge(
+            "trading_quoting",
+            "1 while the strategy has orders working on a synced book with trading enabled.",
+            ["exchange", "symbol"],
+            registry=r,
+        )
+        self.market_data_age_bound = Gauge(
+            "trading_market_data_age_bound_seconds",
+            "How old market data may get before the stream counts as stale.",
+            ["exchange", "symbol"],
             registry=r,
         )
         self.component_state = Gauge(
