@@ -13,3 +13,4 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 bash "$(dirname "$0")/test-deps-monitoring.sh"
+bash "$(dirname "$0")/test-deps-security.sh"

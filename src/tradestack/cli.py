@@ -15,6 +15,15 @@ app = typer.Typer(
 kill_switch_app = typer.Typer(no_args_is_help=True, help="Inspect or reset the latched kill switch.")
 app.add_typer(kill_switch_app, name="kill-switch")
 
+
+def _register_subcommands() -> None:
+    from tradestack.security.cli import security_app
+
+    app.add_typer(security_app, name="audit")
+
+
+_register_subcommands()
+
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="YAML settings; embedded defaults if omitted")
 ]

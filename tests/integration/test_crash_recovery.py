@@ -47,7 +47,7 @@ class Engine:
         self.data_dir = data_dir
         self.config = data_dir.parent / "engine.yaml"
         self.config.write_text("http:\n  port: 0\n")
-        key, secret = sim.create_api_key()
+        key, secret = sim.create_api_key(ip_whitelist=("127.0.0.1",))
         store = FileSecretStore(data_dir / "secrets.json")
         store.put("binance/api_key", Secret(key))
         store.put("binance/api_secret", Secret(secret))

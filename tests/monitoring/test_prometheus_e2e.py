@@ -194,7 +194,7 @@ async def test_websocket_down_pages_through_prometheus_and_alertmanager_then_res
     await webhook.start()
 
     data_dir = tmp_path / "data"
-    key, secret = venue.create_api_key()
+    key, secret = venue.create_api_key(ip_whitelist=("127.0.0.1",))
     store = FileSecretStore(data_dir / "secrets.json")
     store.put("binance/api_key", Secret(key))
     store.put("binance/api_secret", Secret(secret))

@@ -66,7 +66,6 @@ def restore(engine: Engine, journal: SqliteJournal) -> None:
     latch = state.meta.get(KILL_SWITCH, "")
     if latch:
         engine.risk.kill_switch.engage(latch)
-        engine.observer.kill_switch(True, latch)
     if RISK_DAY in state.meta:
         day, start = state.meta[RISK_DAY].split(":")
         engine.risk.restore_day(int(day), int(start))

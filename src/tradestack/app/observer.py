@@ -6,13 +6,17 @@ import structlog
 
 from tradestack.domain.events import Side
 from tradestack.observability.metrics import Metrics
+from tradestack.security.audit import AuditLog, KillSwitchAction
 
 log = structlog.get_logger("tradestack.engine")
 
 
 class MetricsObserver:
-    def __init__(self, metrics: Metrics, exchange: str, symbols: list[str]) -> None:
+    def __init__(
+        self, metrics: Metrics, exchange: str, symbols: list[str], audit: AuditLog | None = None
+    ) -> None:
         self.metrics = metrics
+        self.audit = audit
         self.exchange = metrics.for_exchange(exchange)
         self.symbols = {symbol: metrics.for_symbol(exchange, symbol) for symbol in symbols}
         self.fill_latencies_ns: list[int] = []
@@ -35,5 +39,7 @@ class MetricsObserver:
 
     def kill_switch(self, engaged: bool, reason: str) -> None:
         self.metrics.set_kill_switch(engaged)
+        if self.audit is not None:
+            self.audit.record(KillSwitchAction("engaged" if engaged else "released", reason, "risk"))
         if engaged:
             log.error("kill switch engaged: cancelling all orders", reason=reason)

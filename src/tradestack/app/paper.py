@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
+import secrets
 import signal
 import sys
 from dataclasses import replace
@@ -22,8 +24,21 @@ from tradestack.app.view import percentiles_ms, render
 from tradestack.config import ConfigError, Settings, load_settings, render_problems
 from tradestack.observability.logging import configure_logging, log_file_path
 from tradestack.ports import SystemClock
+from tradestack.security.audit import (
+    AUDIT_KEY_NAME,
+    AuditLog,
+    ConfigLoaded,
+    SecretAccessed,
+    default_sinks,
+)
 from tradestack.security.redaction import redact_secrets
-from tradestack.security.secrets import CredentialsInEnvironment, FileSecretStore, Secret, check_environment
+from tradestack.security.secrets import (
+    CredentialsInEnvironment,
+    FileSecretStore,
+    Secret,
+    SecretNotFound,
+    check_environment,
+)
 from tradestack.store.sqlite import SqliteJournal
 from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange, default_symbols
 
@@ -89,13 +104,16 @@ def run_paper_command(
         redactor=redact_secrets, log_file=log_file_path(prepared.data_dir), to_stderr=not view, level="info"
     )
     try:
-        return uvloop.run(_paper(prepared, duration, venue_rest, venue_ws, view, http_port))
+        return uvloop.run(
+            _paper(prepared, config or "embedded", duration, venue_rest, venue_ws, view, http_port)
+        )
     finally:
         handle.close()
 
 
 async def _paper(
     settings: Settings,
+    config_source: Path | str,
     duration: float | None,
     venue_rest: str | None,
     venue_ws: str | None,
@@ -113,13 +131,20 @@ async def _paper(
             return 2
         sim = SimulatedExchange(sim_config, clock)
         await sim.start()
-        key, secret = sim.create_api_key()
+        key, secret = sim.create_api_key(ip_whitelist=("127.0.0.1",))
         store.put(API_KEY, Secret(key))
         store.put(API_SECRET, Secret(secret))
         endpoints = Endpoints(sim.rest_url, sim.ws_url)
     else:
         endpoints = Endpoints(venue_rest, venue_ws)
-    runtime = TradingRuntime(settings, endpoints, store.get(API_KEY), store.get(API_SECRET), clock, http_port)
+    audit = open_audit(settings, store)
+    audit.record(
+        ConfigLoaded(str(config_source), hashlib.sha256(settings.model_dump_json().encode()).hexdigest())
+    )
+    api_key, api_secret = store.get(API_KEY), store.get(API_SECRET)
+    audit.record(SecretAccessed(API_KEY, "file", "trading"))
+    audit.record(SecretAccessed(API_SECRET, "file", "trading"))
+    runtime = TradingRuntime(settings, endpoints, api_key, api_secret, clock, http_port, audit)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -141,6 +166,7 @@ async def _paper(
         await runtime.stop()
         if sim is not None:
             await sim.stop()
+        audit.close()
     if code == 0:
         console.print(summary(runtime))
     return code
@@ -206,7 +232,7 @@ def run_sim_command(config: Path | None, data_dir: Path | None, port: int) -> in
 async def _sim(settings: Settings, port: int) -> int:
     sim = SimulatedExchange(simulator_config(settings, port), SystemClock())
     await sim.start()
-    key, secret = sim.create_api_key()
+    key, secret = sim.create_api_key(ip_whitelist=("127.0.0.1",))
     store = FileSecretStore(settings.secrets_path)
     store.put(API_KEY, Secret(key))
     store.put(API_SECRET, Secret(secret))
@@ -218,6 +244,16 @@ async def _sim(settings: Settings, port: int) -> int:
     await stop.wait()
     await sim.stop()
     return 0
+
+
+def open_audit(settings: Settings, store: FileSecretStore) -> AuditLog:
+    """The data dir's audit trail, signed with a key from the secret store (made on first use)."""
+    try:
+        key = store.get(AUDIT_KEY_NAME)
+    except SecretNotFound:
+        key = Secret(secrets.token_hex(32))
+        store.put(AUDIT_KEY_NAME, key)
+    return AuditLog(default_sinks(settings.data_dir), key)
 
 
 def kill_switch_state(config: Path | None, data_dir: Path | None) -> tuple[bool, str]:

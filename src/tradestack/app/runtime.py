@@ -27,7 +27,7 @@ from tradestack.domain.orders.reports import OrderReport
 from tradestack.domain.positions import ASSET_SCALE
 from tradestack.domain.risk.engine import KillSwitch, RiskEngine
 from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
-from tradestack.engine.commands import CancelAll, Submit
+from tradestack.engine.commands import Cancel, CancelAll, Command, Submit
 from tradestack.engine.core import Engine
 from tradestack.observability.http import HttpServer, Readiness
 from tradestack.observability.metrics import Metrics
@@ -42,6 +42,8 @@ from tradestack.observability.status_page import (
     install_status_page,
 )
 from tradestack.ports import Clock
+from tradestack.security.audit import AuditLog, KillSwitchAction, OrderCanceled, OrderSubmitted
+from tradestack.security.key_permissions import KeyPolicy, UnsafeApiKey, enforce_key_policy
 from tradestack.security.secrets import Secret
 from tradestack.store.sqlite import SqliteJournal
 from tradestack.strategies.market_maker import MarketMaker, MarketMakerParams
@@ -49,6 +51,7 @@ from tradestack.venues._shared.rate_limit import RateLimiter
 from tradestack.venues._shared.ws_session import SessionState, WsSession
 from tradestack.venues.binance.auth import HmacSigner
 from tradestack.venues.binance.feed import BinanceMarketFeed, FeedObserver, FeedSettings
+from tradestack.venues.binance.key_permissions import BinanceKeyPermissions
 from tradestack.venues.binance.rest_gateway import (
     BinanceRestGateway,
     RequestTiming,
@@ -144,8 +147,10 @@ class TradingRuntime:
         api_secret: Secret,
         clock: Clock,
         http_port: int | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.settings = settings
+        self.audit = audit
         self.endpoints = endpoints
         self.clock = clock
         self.data_dir = Path(settings.data_dir)
@@ -156,8 +161,9 @@ class TradingRuntime:
             host=settings.http.host,
             port=settings.http.port if http_port is None else http_port,
         )
+        self._signer = HmacSigner(api_key.reveal(), api_secret.reveal())
         self.gateway = BinanceRestGateway(
-            HmacSigner(api_key.reveal(), api_secret.reveal()),
+            self._signer,
             clock=clock,
             base_url=endpoints.rest_url,
             on_timing=self._on_timing,
@@ -198,6 +204,7 @@ class TradingRuntime:
         await self.http.start()
         await self.gateway.start()
         await self.gateway.sync_time()
+        await self._check_key()
         info = await self.gateway.exchange_info(list(self.settings.symbols))
         self.gateway.limiter = RateLimiter(limits_from_exchange_info(info.rate_limits))
         instruments = {
@@ -219,12 +226,14 @@ class TradingRuntime:
             OrderManager(ids),
             journal,
             self.clock,
-            MetricsObserver(self.metrics, EXCHANGE, list(instruments)),
+            MetricsObserver(self.metrics, EXCHANGE, list(instruments), self.audit),
         )
         self._engine = engine
         restore(engine, journal)
+        if engine.risk.kill_switch.engaged and self.audit is not None:
+            self.audit.record(KillSwitchAction("restored", engine.risk.kill_switch.reason, "journal"))
         self.metrics.set_kill_switch(engine.risk.kill_switch.engaged)
-        self._trader = Trader(engine, venue, self.clock)
+        self._trader = Trader(engine, venue, self.clock, on_command=self._audit_command)
         self._venue = venue
         feed_settings = self.settings.feed
         self._feed = BinanceMarketFeed(
@@ -290,6 +299,37 @@ class TradingRuntime:
         await self.http.stop()
         if self._journal is not None:
             self._journal.close()
+
+    async def _check_key(self) -> None:
+        """Refuse a key that can withdraw, or lacks an IP whitelist when the config requires one."""
+        source = BinanceKeyPermissions(self._signer, self.endpoints.rest_url, self.gateway.venue_time_ns)
+        policy = KeyPolicy(require_ip_whitelist=self.settings.security.require_ip_whitelist)
+        try:
+            await enforce_key_policy(source, policy, EXCHANGE)
+        except UnsafeApiKey as error:
+            raise StartupError(str(error)) from None
+
+    def _audit_command(self, command: Command) -> None:
+        audit = self.audit
+        if audit is None:
+            return
+        if isinstance(command, Submit):
+            order = command.order
+            inst = self.engine.instruments[order.symbol]
+            audit.record(
+                OrderSubmitted(
+                    order.client_id,
+                    order.symbol,
+                    order.side.value,
+                    inst.price_text(order.price),
+                    inst.size_text(order.size),
+                    EXCHANGE,
+                )
+            )
+        elif isinstance(command, Cancel):
+            audit.record(OrderCanceled(command.order.client_id, command.order.symbol, "strategy", EXCHANGE))
+        else:
+            audit.record(OrderCanceled("*", command.symbol, command.reason, EXCHANGE))
 
     # -- readiness --------------------------------------------------------------------------------------
     def readiness(self) -> Readiness:

@@ -8,7 +8,7 @@ no longer accept it (its request timestamp is older than the venue's receive win
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 import structlog
@@ -47,7 +47,9 @@ class Trader:
         clock: Clock,
         recv_window_ns: int = 5 * NANOS,
         check_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0),
+        on_command: Callable[[Command], None] | None = None,
     ) -> None:
+        self.on_command = on_command or (lambda command: None)  # the audit trail hooks in here
         self.engine = engine
         self.venue = venue
         self.clock = clock
@@ -58,8 +60,11 @@ class Trader:
     def execute(self, commands: Iterable[Command]) -> None:
         for command in commands:
             if isinstance(command, Submit):
-                self._submit(command.order)
-            elif isinstance(command, Cancel):
+                self._submit(command.order)  # first: the order leaves before any bookkeeping
+                self.on_command(command)
+                continue
+            self.on_command(command)
+            if isinstance(command, Cancel):
                 self._spawn(self._cancel(command.order))
             elif isinstance(command, CancelAll):
                 self._spawn(self._cancel_all(command.symbol))
@@ -82,6 +87,12 @@ class Trader:
             answer = self.venue.submit_now(order)  # the request is written before this returns
         except VenueError as error:
             self._submit_failed(order, error)
+            return
+        except Exception as error:  # a bug must not kill the market-data callback this runs in
+            # we cannot know whether bytes left: treat it as unknown and ask the venue, never resend
+            log.exception("order submit raised", venue=self.venue.name, client_id=order.client_id)
+            self.execute(self.engine.on_submit_failed(order, OrderStatus.UNKNOWN, type(error).__name__))
+            self._spawn(self.resolve(order))
             return
         self._spawn(self._await_answer(order, answer))
 

@@ -166,6 +166,12 @@ class SecretsSettings(_Frozen):
     path: Path = Path("secrets.json")  # relative paths are under data_dir
 
 
+class SecuritySettings(_Frozen):
+    """What a trading key must look like at the venue; checked at every start."""
+
+    require_ip_whitelist: bool = True  # refuse a key the venue lets anyone use from anywhere
+
+
 class Settings(_Frozen):
     data_dir: Path = Path("./tradestack-data")
     venue: Annotated[str, AfterValidator(_venue)] = "binance"
@@ -176,6 +182,7 @@ class Settings(_Frozen):
     feed: FeedSettings = Field(default_factory=FeedSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @property
     def secrets_path(self) -> Path:

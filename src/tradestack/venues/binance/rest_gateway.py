@@ -40,7 +40,7 @@ from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
 from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueError, VenueRejected
-from tradestack.venues._shared.http1 import Http1Pool, Response
+from tradestack.venues._shared.http1 import HeaderBlock, Http1Pool, Response
 from tradestack.venues._shared.rate_limit import SECOND_NS, LimitKind, RateLimiter, UsageLimit
 from tradestack.venues.binance import urls
 from tradestack.venues.binance.auth import HmacSigner, encode_params
@@ -408,6 +408,9 @@ class BinanceRestGateway:
         self._key_headers = {"X-MBX-APIKEY": signer.api_key}
         # Binance's documented type for POST/PUT/DELETE; aiohttp would label the empty body octet-stream.
         self._key_form_headers = {**self._key_headers, "Content-Type": "application/x-www-form-urlencoded"}
+        # the same headers, checked and encoded once for the fast path
+        self._key_block = HeaderBlock(self._key_headers)
+        self._key_form_block = HeaderBlock(self._key_form_headers)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -436,6 +439,7 @@ class BinanceRestGateway:
                 request_timeout_s=self._timeout_s,
                 idle_timeout_s=self._keepalive_timeout_s,
                 default_headers={"User-Agent": "tradestack"},
+                clock=self._clock.monotonic_ns,
             )
             self._pool = pool
             # Waits for the first connects (each bounded); a venue that is down does not fail start:
@@ -546,6 +550,24 @@ class BinanceRestGateway:
             client_order_id=client_order_id,
             decoder=_ORDER_ACK,
         )
+
+    def warm(self, symbol: str = "BTCUSDT") -> None:
+        """The fast path's CPU work on a representative order, with nothing counted, written or
+        reported: limiter decision (no usage taken), signing, serialization.
+
+        Orders are rare next to market data, so by the time one is placed its code and data have
+        left the CPU caches and it runs several times slower than warm (measured on this project's
+        machines: signing + serialization ~75 µs cold against ~12 µs warm). Called from an idle timer
+        every millisecond or so, this keeps them warm; it costs ~12 µs each time."""
+        pool = self._pool
+        if pool is None:
+            return
+        venue_now = self.venue_time_ns()
+        self.limiter.decide(1, venue_now, 1)  # rolls windows forward at most, as any request would
+        params = _order_params(symbol, Side.BUY, "LIMIT", "0.00100000", "1.00", "GTC", "warm-0", "ACK")
+        params += [("recvWindow", self._recv_window), ("timestamp", str(venue_now // _MS))]
+        query = self._signer.signed_query(params)
+        pool.warm("POST", f"{self._base_path}/api/v3/order?{query}", self._key_form_block)
 
     def cancel_order_now(self, symbol: str, client_order_id: str) -> asyncio.Future[CanceledOrder]:
         """DELETE /api/v3/order by client order id, written before this returns (see new_order_now)."""
@@ -763,15 +785,17 @@ class BinanceRestGateway:
             self._report(RequestTiming(method, path, client_order_id, now, finished_ns=now))
             state = "disabled" if pool is None else f"{pool.open} open, none idle"
             raise NotSent(f"{method} {path}: no warm order-entry connection ({state})")
-        query, headers = self._prepare(method, params, weight, orders, True, False)
-        timing = RequestTiming(method, path, client_order_id, self._clock.monotonic_ns())
+        started_ns = self._clock.monotonic_ns()
+        query, _ = self._prepare(method, params, weight, orders, True, False)
+        block = self._key_block if method == "GET" else self._key_form_block  # as _prepare picks
         try:
-            response = pool.request_now(method, f"{self._base_path}{path}?{query}", headers)
+            response = pool.request_now(method, f"{self._base_path}{path}?{query}", block)
         except NotSent:
-            timing.finished_ns = self._clock.monotonic_ns()
-            self._report(timing)
+            now = self._clock.monotonic_ns()
+            self._report(RequestTiming(method, path, client_order_id, started_ns, finished_ns=now))
             raise
-        timing.sent_ns = self._clock.monotonic_ns()
+        # stamped by the pool right after transport.write returned
+        timing = RequestTiming(method, path, client_order_id, started_ns, sent_ns=pool.written_ns)
         result: asyncio.Future[T] = response.get_loop().create_future()
         response.add_done_callback(partial(self._finish_now, method, path, decoder, timing, result))
         return result

@@ -54,8 +54,27 @@ class BinanceTrading:
         # aiohttp writes from a task: the bytes leave one loop turn later
         return asyncio.ensure_future(self.submit(order))
 
-    async def _when_acked(self, order: Order, ack: Awaitable[wire.OrderAck]) -> OrderReport:
-        return self._acked(order, await ack)
+    def _when_acked(self, order: Order, ack: asyncio.Future[wire.OrderAck]) -> asyncio.Future[OrderReport]:
+        # A future chained by callback, not a coroutine: a caller may wait without a task of its own.
+        report: asyncio.Future[OrderReport] = ack.get_loop().create_future()
+
+        def answered(done: asyncio.Future[wire.OrderAck]) -> None:
+            if report.done():  # the caller stopped waiting
+                return
+            if done.cancelled():
+                report.cancel()
+                return
+            error = done.exception()
+            if error is not None:
+                report.set_exception(error)
+                return
+            try:
+                report.set_result(self._acked(order, done.result()))
+            except Exception as failure:  # as the awaiting caller would have seen it
+                report.set_exception(failure)
+
+        ack.add_done_callback(answered)
+        return report
 
     async def submit(self, order: Order) -> OrderReport:
         instrument = self.instruments[order.symbol]

@@ -14,6 +14,8 @@ import hmac
 import re
 import secrets
 import string
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from tradestack.venues.simulated import errors
 
@@ -63,27 +65,72 @@ def check_timing(timestamp_ms: int, recv_window_ms: int, server_ms: int) -> None
         raise errors.timestamp_outside_window()
 
 
+@dataclass(slots=True)
+class KeyPermissions:
+    """What one key may do, reported by GET /sapi/v1/account/apiRestrictions. New keys trade and
+    read, never withdraw; `ip_whitelist` empty means unrestricted (ipRestrict false)."""
+
+    label: str = ""
+    enable_reading: bool = True
+    enable_spot_trading: bool = True
+    enable_withdrawals: bool = False
+    enable_internal_transfer: bool = False
+    ip_whitelist: tuple[str, ...] = ()
+    create_time_ms: int = 0
+    last_used_ms: int = 0
+
+
 class ApiKeys:
-    """The keys that may act on the sim's account. Binance keys and secrets are 64 letters and digits."""
+    """The keys that may act on the sim's account. Binance keys and secrets are 64 letters and digits.
 
-    def __init__(self) -> None:
+    Keys can be created (idempotently per label), restricted, and revoked while others keep working:
+    what a rotation with two overlapping keys needs.
+    """
+
+    def __init__(self, now_ms: Callable[[], int] | None = None) -> None:
         self._secrets: dict[str, str] = {}
+        self.permissions: dict[str, KeyPermissions] = {}
+        self._now_ms = now_ms or (lambda: 0)
 
-    def create(self) -> tuple[str, str]:
+    def create(self, label: str = "", permissions: KeyPermissions | None = None) -> tuple[str, str]:
+        if label:
+            for api_key, held in self.permissions.items():
+                if held.label == label:
+                    return api_key, self._secrets[api_key]
         api_key = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(64))
         secret = "".join(secrets.choice(_KEY_ALPHABET) for _ in range(64))
         self._secrets[api_key] = secret
+        granted = permissions or KeyPermissions()
+        granted.label = label
+        granted.create_time_ms = self._now_ms()
+        self.permissions[api_key] = granted
         return api_key, secret
 
-    def add(self, api_key: str, secret: str) -> None:
+    def add(self, api_key: str, secret: str, ip_whitelist: tuple[str, ...] = ()) -> None:
         """Register a known pair (e.g. the documented example key)."""
         self._secrets[api_key] = secret
+        self.permissions.setdefault(
+            api_key, KeyPermissions(create_time_ms=self._now_ms(), ip_whitelist=ip_whitelist)
+        )
 
-    def secret_for(self, api_key: str | None) -> str:
-        """The secret of a known key; -2014 if the header is missing or malformed, -2015 if unknown."""
+    def revoke(self, api_key: str) -> bool:
+        """Delete a key: every later request with it gets -2015. False if it was not there."""
+        self.permissions.pop(api_key, None)
+        return self._secrets.pop(api_key, None) is not None
+
+    def secret_for(self, api_key: str | None, ip: str | None = None, trade: bool = False) -> str:
+        """The secret of a known key; -2014 if the header is missing or malformed, -2015 if unknown,
+        revoked, called from an IP outside its whitelist, or (trade=True) not allowed to trade."""
         if not api_key or not _KEY_FORMAT.match(api_key):
             raise errors.bad_api_key_format()
         secret = self._secrets.get(api_key)
         if secret is None:
             raise errors.rejected_api_key()
+        granted = self.permissions.get(api_key)
+        if granted is not None:
+            if granted.ip_whitelist and ip is not None and ip not in granted.ip_whitelist:
+                raise errors.rejected_api_key()
+            if trade and not granted.enable_spot_trading:
+                raise errors.rejected_api_key()
+            granted.last_used_ms = self._now_ms()
         return secret

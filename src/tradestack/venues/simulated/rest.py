@@ -126,9 +126,9 @@ class RestApi:
             raise errors.illegal_characters("body", "ASCII, percent-encoded") from None
         return Params.parse(request.rel_url.raw_query_string, text)
 
-    async def signed(self, request: web.Request) -> Params:
+    async def signed(self, request: web.Request, trade: bool = False) -> Params:
         params = await self.params(request)
-        secret = self.keys.secret_for(request.headers.get("X-MBX-APIKEY"))
+        secret = self.keys.secret_for(request.headers.get("X-MBX-APIKEY"), request.remote, trade)
         timestamp = params.required_integer("timestamp")
         recv_window = params.integer("recvWindow", auth.DEFAULT_RECV_WINDOW_MS)
         assert recv_window is not None
@@ -268,7 +268,7 @@ class RestApi:
     # ---- trading -----------------------------------------------------------------------------------------
 
     async def new_order(self, request: web.Request) -> web.Response:
-        params = await self.signed(request)
+        params = await self.signed(request, trade=True)
         order, response_type = self._new_order_request(params)
         now = self.now_ms()
         ten_seconds, day = self.limiter.add_order(now)
@@ -289,7 +289,7 @@ class RestApi:
         return response
 
     async def test_order(self, request: web.Request) -> web.Response:
-        params = await self.signed(request)
+        params = await self.signed(request, trade=True)
         self._new_order_request(params)
         return json_response({})
 
@@ -360,7 +360,7 @@ class RestApi:
         return order, response_type
 
     async def cancel_order(self, request: web.Request) -> web.Response:
-        params = await self.signed(request)
+        params = await self.signed(request, trade=True)
         symbol = self.symbol(params)
         order_id, client_order_id = _order_reference(params)
         cancel_id = params.optional("newClientOrderId") or self.new_id()
@@ -382,7 +382,7 @@ class RestApi:
         return json_response([self.wire.order_query(order) for order in self.venue.open_orders(symbol)])
 
     async def cancel_open_orders(self, request: web.Request) -> web.Response:
-        params = await self.signed(request)
+        params = await self.signed(request, trade=True)
         symbol = self.symbol(params)
         cancel_id = self.new_id()
         orders: list[OrderView] = self.venue.cancel_all(symbol, cancel_id)
@@ -453,18 +453,18 @@ class RestApi:
     # ---- user data stream --------------------------------------------------------------------------------
 
     async def create_listen_key(self, request: web.Request) -> web.Response:
-        self.keys.secret_for(request.headers.get("X-MBX-APIKEY"))
+        self.keys.secret_for(request.headers.get("X-MBX-APIKEY"), request.remote)
         await self.params(request)
         return json_response({"listenKey": self.listen_keys.create()})
 
     async def keepalive_listen_key(self, request: web.Request) -> web.Response:
-        self.keys.secret_for(request.headers.get("X-MBX-APIKEY"))
+        self.keys.secret_for(request.headers.get("X-MBX-APIKEY"), request.remote)
         params = await self.params(request)
         self.listen_keys.keepalive(params.required("listenKey"))
         return json_response({})
 
     async def close_listen_key(self, request: web.Request) -> web.Response:
-        self.keys.secret_for(request.headers.get("X-MBX-APIKEY"))
+        self.keys.secret_for(request.headers.get("X-MBX-APIKEY"), request.remote)
         params = await self.params(request)
         key = params.required("listenKey")
         self.listen_keys.close(key)

@@ -22,9 +22,10 @@ from tradestack.domain.events import Level
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock, SystemClock
 from tradestack.venues.simulated.accounts import AccountTrade, Balance, OrderView
-from tradestack.venues.simulated.auth import ApiKeys
+from tradestack.venues.simulated.auth import ApiKeys, KeyPermissions
 from tradestack.venues.simulated.config import SimConfig
 from tradestack.venues.simulated.flow import SimFlow
+from tradestack.venues.simulated.key_admin import KeyAdmin
 from tradestack.venues.simulated.rest import RestApi
 from tradestack.venues.simulated.streams import StreamHub
 from tradestack.venues.simulated.user_stream import ListenKeys
@@ -48,13 +49,14 @@ class SimulatedExchange:
         self.clock: Clock = clock or SystemClock()
         self.venue = SimVenue(self.config, self.clock)
         self.wire = Wire(self.venue.instruments)
-        self.keys = ApiKeys()
+        self.keys = ApiKeys(lambda: self.clock.now_ns() // 1_000_000)
         self.listen_keys = ListenKeys(self.config.listen_key_ttl_s, self.clock)
         self.hub = StreamHub(self.config, self.clock, self.venue, self.wire, self.listen_keys)
         self.venue.publisher = self.hub
         self.rest = RestApi(
             self.config, self.clock, self.venue, self.wire, self.keys, self.listen_keys, self.hub
         )
+        self.key_admin = KeyAdmin(self.keys, self.rest.signed)
         self.flow = SimFlow(self.venue, self.config.flow)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -65,6 +67,7 @@ class SimulatedExchange:
     async def start(self) -> None:
         app = web.Application(middlewares=[self.rest.middleware])
         app.add_routes(self.rest.routes())
+        app.add_routes(self.key_admin.routes())
         app.add_routes(
             [
                 web.get("/ws", self.hub.handle),
@@ -119,12 +122,25 @@ class SimulatedExchange:
         """The stream base URL (Binance: wss://stream.binance.com:9443): /ws/<stream>, /stream?streams=."""
         return f"ws://{self.config.host}:{self._port}"
 
-    def create_api_key(self) -> tuple[str, str]:
-        """A new (api_key, secret) pair for the account."""
-        return self.keys.create()
+    def create_api_key(
+        self, ip_whitelist: tuple[str, ...] = (), label: str = "", can_withdraw: bool = False
+    ) -> tuple[str, str]:
+        """A new (api_key, secret) pair for the account: trading on, withdrawals off unless asked."""
+        return self.keys.create(
+            label, KeyPermissions(ip_whitelist=ip_whitelist, enable_withdrawals=can_withdraw)
+        )
 
-    def add_api_key(self, api_key: str, secret: str) -> None:
-        self.keys.add(api_key, secret)
+    def revoke_api_key(self, api_key: str) -> bool:
+        """Revoke a key now; requests signed with it get -2015 from here on."""
+        return self.keys.revoke(api_key)
+
+    @property
+    def admin_token(self) -> str:
+        """The token of the sim-only key admin routes (/sim/admin/apiKeys)."""
+        return self.key_admin.admin_token
+
+    def add_api_key(self, api_key: str, secret: str, ip_whitelist: tuple[str, ...] = ()) -> None:
+        self.keys.add(api_key, secret, ip_whitelist)
 
     # ---- flow --------------------------------------------------------------------------------------------
 
