@@ -17,9 +17,11 @@ app.add_typer(kill_switch_app, name="kill-switch")
 
 
 def _register_subcommands() -> None:
+    from tradestack.ops.cli import ops_app
     from tradestack.security.cli import security_app
 
     app.add_typer(security_app, name="audit")
+    app.add_typer(ops_app)  # latency-audit, check-exchanges, check-deploy-config, rollout
 
 
 _register_subcommands()

@@ -1,0 +1,279 @@
+"""Kubernetes manifests: every overlay renders, validates against the target Kubernetes schema, and
+holds the properties the trading deployment depends on."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.deploy_tools import KUBERNETES_VERSION, OVERLAYS, python_module, rendered
+from tradestack.ops.config_check import check_rendered, pod_spec
+
+# Custom resources: their schemas are not in kubernetes-validate; the Argo kinds are checked against
+# @kubernetes-models/argo-rollouts in test_rollouts.py, all of them by the key checks here.
+CUSTOM_KINDS = {"PodMonitor", "PrometheusRule", "Rollout", "AnalysisTemplate"}
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout"}
+
+
+def _find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    for obj in objects:
+        if obj["kind"] == kind and obj["metadata"]["name"] == name:
+            return obj
+    raise AssertionError(f"{kind}/{name} not rendered")
+
+
+def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = pod_spec(obj) or {}
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+
+
+def _quantity(text: str | int) -> Decimal:
+    units = {"m": Decimal("0.001"), "Ki": Decimal(1024), "Mi": Decimal(1024**2), "Gi": Decimal(1024**3)}
+    value = str(text)
+    for suffix, factor in units.items():
+        if value.endswith(suffix):
+            return Decimal(value.removesuffix(suffix)) * factor
+    return Decimal(value)
+
+
+@pytest.fixture(params=OVERLAYS)
+def objects(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    return rendered(request.param)
+
+
+def test_every_object_validates_against_the_target_kubernetes_version(objects: list[dict[str, Any]]) -> None:
+    python_module("kubernetes_validate")
+    import kubernetes_validate
+
+    checked = 0
+    for obj in objects:
+        if obj["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        checked += 1
+    assert checked >= 15
+
+
+def test_unknown_fields_are_caught_by_the_strict_validation() -> None:
+    python_module("kubernetes_validate")
+    import kubernetes_validate
+
+    statefulset = copy.deepcopy(_find(rendered("live"), "StatefulSet", "trading-engine"))
+    statefulset["spec"]["template"]["spec"]["containers"][0]["resource"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(statefulset, KUBERNETES_VERSION, strict=True)
+
+
+def test_only_known_custom_kinds_are_rendered(objects: list[dict[str, Any]]) -> None:
+    api_groups = {obj["apiVersion"].split("/")[0] for obj in objects if obj["kind"] in CUSTOM_KINDS}
+    assert api_groups <= {"monitoring.coreos.com", "argoproj.io"}
+
+
+def test_every_container_has_requests_and_limits_at_twice_the_requests(
+    objects: list[dict[str, Any]],
+) -> None:
+    containers = [c for obj in objects if obj["kind"] in WORKLOAD_KINDS for c in _containers(obj)]
+    assert len(containers) >= 4
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        for resource in ("cpu", "memory"):
+            assert resource in requests and resource in limits, (container["name"], resource)
+            assert _quantity(limits[resource]) == 2 * _quantity(requests[resource]), (
+                container["name"],
+                resource,
+            )
+
+
+def test_every_pod_is_non_root_read_only_without_capabilities_and_seccomp(
+    objects: list[dict[str, Any]],
+) -> None:
+    for obj in objects:
+        spec = pod_spec(obj)
+        if spec is None or obj["kind"] == "Rollout":
+            continue
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        assert spec["automountServiceAccountToken"] is False
+        for container in _containers(obj):
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_trading_engine_statefulset(objects: list[dict[str, Any]]) -> None:
+    statefulset = _find(objects, "StatefulSet", "trading-engine")
+    service = _find(objects, "Service", statefulset["spec"]["serviceName"])
+    assert service["spec"]["clusterIP"] == "None"  # headless: stable per-pod DNS names
+    spec = statefulset["spec"]
+    assert spec["podManagementPolicy"] == "OrderedReady"
+    assert spec["updateStrategy"]["rollingUpdate"]["partition"] == spec["replicas"]
+    assert [claim["metadata"]["name"] for claim in spec["volumeClaimTemplates"]] == ["journal"]
+    pod = spec["template"]["spec"]
+    engine = pod["containers"][0]
+    env = {item["name"]: item for item in engine["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert {"name": "journal", "mountPath": "/var/lib/tradestack"} in engine["volumeMounts"]
+    node_terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    expression = node_terms["nodeSelectorTerms"][0]["matchExpressions"][0]
+    assert (expression["key"], expression["values"]) == ("node-type", ["trading"])
+    assert {"key": "node-type", "operator": "Equal", "value": "trading", "effect": "NoSchedule"} in pod[
+        "tolerations"
+    ]
+    anti = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert anti["topologyKey"] == "kubernetes.io/hostname"
+    assert anti["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    assert engine["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert engine["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert pod["terminationGracePeriodSeconds"] >= 30
+    assert "/drain" in "".join(engine["lifecycle"]["preStop"]["exec"]["command"])
+    # ordered start: no shard starts before the risk engine answers /readyz
+    wait = pod["initContainers"][0]
+    assert "risk-engine:9490/readyz" in "".join(wait["command"])
+
+
+def test_connectors_run_two_replicas_spread_over_nodes(objects: list[dict[str, Any]]) -> None:
+    deployment = _find(objects, "Deployment", "connector-binance")
+    rollouts = [o for o in objects if o["kind"] == "Rollout" and o["metadata"]["name"] == "connector-binance"]
+    if rollouts:  # the Rollout runs the Deployment's template; the Deployment runs no pods itself
+        assert rollouts[0]["spec"]["replicas"] == 2
+        assert deployment["spec"]["replicas"] == 0
+    else:
+        assert deployment["spec"]["replicas"] == 2
+    spread = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"][0]
+    assert (spread["topologyKey"], spread["whenUnsatisfiable"], spread["maxSkew"]) == (
+        "kubernetes.io/hostname",
+        "DoNotSchedule",
+        1,
+    )
+
+
+def test_every_workload_has_a_disruption_budget(objects: list[dict[str, Any]]) -> None:
+    budgets = [o["spec"]["selector"]["matchLabels"] for o in objects if o["kind"] == "PodDisruptionBudget"]
+    for obj in objects:
+        if obj["kind"] in {"Deployment", "StatefulSet"}:
+            assert obj["spec"]["selector"]["matchLabels"] in budgets, obj["metadata"]["name"]
+
+
+def test_network_policies_deny_by_default_and_connectors_leave_on_443_only(
+    objects: list[dict[str, Any]],
+) -> None:
+    policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "NetworkPolicy"}
+    deny = policies["default-deny"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+    connector = policies["connector"]
+    assert [port for rule in connector["egress"] for port in rule["ports"]] == [
+        {"protocol": "TCP", "port": 443}
+    ]
+
+
+def test_only_the_engines_service_account_is_bound_to_an_iam_role(objects: list[dict[str, Any]]) -> None:
+    roles = {
+        o["metadata"]["name"]: (o["metadata"].get("annotations") or {}).get("eks.amazonaws.com/role-arn")
+        for o in objects
+        if o["kind"] == "ServiceAccount"
+    }
+    assert roles.pop("trading-engine", "").startswith("arn:aws:iam::")
+    assert set(roles.values()) == {None}
+    statefulset = _find(objects, "StatefulSet", "trading-engine")
+    assert statefulset["spec"]["template"]["spec"]["serviceAccountName"] == "trading-engine"
+
+
+def test_pod_monitor_selects_every_tradestack_pod(objects: list[dict[str, Any]]) -> None:
+    monitor = _find(objects, "PodMonitor", "tradestack")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "http"
+    for obj in objects:
+        if obj["kind"] in {"Deployment", "StatefulSet"}:
+            labels = obj["spec"]["template"]["metadata"]["labels"]
+            assert selector.items() <= labels.items(), obj["metadata"]["name"]
+            ports = [p["name"] for c in _containers(obj) for p in c.get("ports") or []]
+            assert "http" in ports
+
+
+def test_config_and_manifests_agree(objects: list[dict[str, Any]]) -> None:
+    """Shard count = StatefulSet replicas, each symbol in one shard, TLS endpoints, ports, files."""
+    assert check_rendered(objects) == []
+
+
+def _config_map(objects: list[dict[str, Any]]) -> dict[str, str]:
+    return next(o for o in objects if o["kind"] == "ConfigMap")["data"]  # type: ignore[no-any-return]
+
+
+def test_a_symbol_in_two_shards_or_none_is_reported() -> None:
+    objects = copy.deepcopy(rendered("paper"))
+    data = _config_map(objects)
+    data["shards.yaml"] = (
+        "shards:\n  - {index: 0, symbols: [BTCUSDT, ETHUSDT]}\n  - {index: 1, symbols: [ETHUSDT]}\n"
+    )
+    problems = check_rendered(objects)
+    assert [p.path for p in problems] == ["shards.yaml: ETHUSDT"]
+    assert "owned by shards [0, 1]" in problems[0].message
+    data["shards.yaml"] = "shards:\n  - {index: 0, symbols: [BTCUSDT]}\n  - {index: 1, symbols: [SOLUSDT]}\n"
+    messages = [p.message for p in check_rendered(objects)]
+    assert any("no shard owns it" in m for m in messages)
+    assert any("SOLUSDT" in m and "does not trade" in m for m in messages)
+
+
+def test_replicas_that_differ_from_the_shard_count_are_reported() -> None:
+    objects = copy.deepcopy(rendered("live"))
+    _find(objects, "StatefulSet", "trading-engine")["spec"]["replicas"] = 3
+    problems = check_rendered(objects)
+    assert any("3 pods but shards.yaml has 2 shards" in p.message for p in problems)
+
+
+def test_endpoints_without_tls_or_off_port_443_are_reported() -> None:
+    objects = copy.deepcopy(rendered("live"))
+    _config_map(objects)["exchanges.yaml"] = (
+        "venues:\n  binance:\n    rest: http://api.binance.com\n    stream: wss://stream.binance.com:9443\n"
+    )
+    messages = [p.message for p in check_rendered(objects)]
+    assert any("does not use TLS" in m for m in messages)
+    assert any("port 9443" in m for m in messages)
+
+
+def test_loopback_http_host_and_missing_config_files_are_reported() -> None:
+    objects = copy.deepcopy(rendered("paper"))
+    data = _config_map(objects)
+    data["tradestack.yaml"] = data["tradestack.yaml"].replace("host: 0.0.0.0", "host: 127.0.0.1")
+    del data["exchanges.yaml"]
+    assert "lacks exchanges.yaml" in check_rendered(objects)[0].message
+    data["exchanges.yaml"] = "venues: {binance: {rest: 'https://a.example', stream: 'wss://b.example'}}"
+    messages = [p.message for p in check_rendered(objects)]
+    assert any("unreachable from the kubelet" in m for m in messages)
+
+
+def test_the_prometheus_rule_is_generated_from_the_monitoring_rules(objects: list[dict[str, Any]]) -> None:
+    import yaml
+
+    from deploy.deploy_tools import DEPLOY, REPO, run, tool
+
+    rules_dir = DEPLOY / "monitoring" / "prometheus" / "rules"
+    source = [
+        g for path in sorted(rules_dir.glob("*.y*ml")) for g in yaml.safe_load(path.read_text())["groups"]
+    ]
+    rule = _find(objects, "PrometheusRule", "tradestack")
+    assert rule["spec"]["groups"] == source
+    assert any("alert" in r for group in source for r in group["rules"])
+    generator = DEPLOY / "k8s" / "generate_prometheus_rule.py"
+    result = run([tool("python"), str(generator), "--check"], cwd=REPO)
+    assert result.returncode == 0, result.stderr
+
+
+def test_promtool_accepts_the_rendered_rules(objects: list[dict[str, Any]], tmp_path: Path) -> None:
+    import yaml
+
+    from deploy.deploy_tools import run, tool
+
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        yaml.safe_dump({"groups": _find(objects, "PrometheusRule", "tradestack")["spec"]["groups"]})
+    )
+    result = run([tool("promtool"), "check", "rules", str(rules)])
+    assert result.returncode == 0, result.stdout + result.stderr
