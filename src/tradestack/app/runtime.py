@@ -475,7 +475,9 @@ class TradingRuntime:
     # -- monitoring (deploy/monitoring): status page; connection, quoting and staleness-bound gauges ---------
     def _install_monitoring(self) -> None:
         # Alertmanager URL: none in the config yet, so the page says "not configured".
-        install_status_page(self.http, self.status_snapshot, alertmanager_url=None)
+        install_status_page(
+            self.http, self.status_snapshot, alertmanager_url=self.settings.monitoring.alertmanager_url
+        )
         bound = self.settings.feed.staleness_seconds
         for symbol in self.settings.symbols:
             self.metrics.for_symbol(EXCHANGE, symbol).set_market_data_age_bound(bound)

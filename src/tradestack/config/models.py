@@ -166,6 +166,12 @@ class SecretsSettings(_Frozen):
     path: Path = Path("secrets.json")  # relative paths are under data_dir
 
 
+class MonitoringSettings(_Frozen):
+    """Where the status page reads firing alerts from; none means it says "not configured"."""
+
+    alertmanager_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+
+
 class SecuritySettings(_Frozen):
     """What a trading key must look like at the venue; checked at every start."""
 
@@ -183,6 +189,7 @@ class Settings(_Frozen):
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @property
     def secrets_path(self) -> Path:
