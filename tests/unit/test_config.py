@@ -303,3 +303,10 @@ def test_a_missing_file_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
     assert [problem.path for problem in problems] == ["(file)"]
     assert "does not exist" in problems[0].message
     assert "defaults" in problems[0].hint
+
+
+def test_the_status_page_reads_alerts_from_the_configured_alertmanager(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "monitoring:\n  alertmanager_url: http://127.0.0.1:9093\n"))
+    assert settings.monitoring.alertmanager_url == "http://127.0.0.1:9093"
+    problems = validate_config_file(write(tmp_path, "monitoring:\n  alertmanager_url: ftp://nowhere\n"))
+    assert [problem.path for problem in problems] == ["monitoring.alertmanager_url"]
