@@ -140,6 +140,15 @@ async def test_kill_9_mid_trading_loses_nothing_and_sends_nothing_twice(
     venue: SimulatedExchange, tmp_path: Path
 ) -> None:
     engine = Engine(venue, tmp_path / "data")
+    try:
+        await _trade_through_three_kills(engine, venue, tmp_path)
+    finally:
+        if engine.process is not None and engine.process.returncode is None:
+            engine.process.kill()  # never leave an engine running after a failed assertion
+            await engine.process.wait()
+
+
+async def _trade_through_three_kills(engine: Engine, venue: SimulatedExchange, tmp_path: Path) -> None:
     await engine.start()
     for kill in range(3):
         target = len(venue.trades()) + 3
