@@ -134,17 +134,15 @@ class BinanceTrading:
                 raise
 
     async def query(self, symbol: str, client_id: str) -> Order | None:
-        try:
-            seen = await self.gateway.query_order(symbol, client_id)
-        except VenueRejected as rejected:
-            if rejected.code == ORDER_DOES_NOT_EXIST:
-                return None
-            raise
-        return self._order(seen)
+        return await self._existing(self.gateway.query_order(symbol, client_id))
 
     async def query_by_venue_id(self, symbol: str, venue_order_id: int) -> Order | None:
+        return await self._existing(self.gateway.query_order_by_id(symbol, venue_order_id))
+
+    async def _existing(self, request: Awaitable[wire.Order]) -> Order | None:
+        """The venue's view of an order; None when the venue says it does not exist (-2013)."""
         try:
-            seen = await self.gateway.query_order_by_id(symbol, venue_order_id)
+            seen = await request
         except VenueRejected as rejected:
             if rejected.code == ORDER_DOES_NOT_EXIST:
                 return None
