@@ -144,7 +144,16 @@ async def _paper(
     api_key, api_secret = store.get(API_KEY), store.get(API_SECRET)
     audit.record(SecretAccessed(API_KEY, "file", "trading"))
     audit.record(SecretAccessed(API_SECRET, "file", "trading"))
-    runtime = TradingRuntime(settings, endpoints, api_key, api_secret, clock, http_port, audit)
+    runtime = TradingRuntime(
+        settings,
+        endpoints,
+        api_key,
+        api_secret,
+        clock,
+        http_port,
+        audit,
+        credentials=lambda: (store.get(API_KEY), store.get(API_SECRET)),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

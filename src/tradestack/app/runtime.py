@@ -4,7 +4,8 @@ and live; only the endpoints and where the credentials come from differ (see app
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Mapping
+import hashlib
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +43,13 @@ from tradestack.observability.status_page import (
     install_status_page,
 )
 from tradestack.ports import Clock
-from tradestack.security.audit import AuditLog, KillSwitchAction, OrderCanceled, OrderSubmitted
+from tradestack.security.audit import (
+    AuditLog,
+    KillSwitchAction,
+    OrderCanceled,
+    OrderSubmitted,
+    SecretAccessed,
+)
 from tradestack.security.key_permissions import KeyPolicy, UnsafeApiKey, enforce_key_policy
 from tradestack.security.secrets import Secret
 from tradestack.store.sqlite import SqliteJournal
@@ -114,6 +121,10 @@ def market_maker_params(settings: Settings, instruments: Mapping[str, Instrument
     )
 
 
+def _credential_digest(api_key: Secret, api_secret: Secret) -> bytes:
+    return hashlib.sha256(api_key.reveal().encode() + b"\0" + api_secret.reveal().encode()).digest()
+
+
 class _FeedMetrics(FeedObserver):
     def __init__(self, metrics: Metrics, symbols: list[str]) -> None:
         self.exchange = metrics.for_exchange(EXCHANGE)
@@ -148,9 +159,11 @@ class TradingRuntime:
         clock: Clock,
         http_port: int | None = None,
         audit: AuditLog | None = None,
+        credentials: Callable[[], tuple[Secret, Secret]] | None = None,
     ) -> None:
         self.settings = settings
         self.audit = audit
+        self._credentials = credentials  # re-read to pick up a rotated key
         self.endpoints = endpoints
         self.clock = clock
         self.data_dir = Path(settings.data_dir)
@@ -162,6 +175,7 @@ class TradingRuntime:
             port=settings.http.port if http_port is None else http_port,
         )
         self._signer = HmacSigner(api_key.reveal(), api_secret.reveal())
+        self._credentials_in_use = _credential_digest(api_key, api_secret)
         self.gateway = BinanceRestGateway(
             self._signer,
             clock=clock,
@@ -205,6 +219,7 @@ class TradingRuntime:
         await self.gateway.start()
         await self.gateway.sync_time()
         await self._check_key()
+        self.metrics.set_api_key(EXCHANGE, self.gateway.api_key_fingerprint)
         info = await self.gateway.exchange_info(list(self.settings.symbols))
         self.gateway.limiter = RateLimiter(limits_from_exchange_info(info.rate_limits))
         instruments = {
@@ -233,7 +248,13 @@ class TradingRuntime:
         if engine.risk.kill_switch.engaged and self.audit is not None:
             self.audit.record(KillSwitchAction("restored", engine.risk.kill_switch.reason, "journal"))
         self.metrics.set_kill_switch(engine.risk.kill_switch.engaged)
-        self._trader = Trader(engine, venue, self.clock, on_command=self._audit_command)
+        self._trader = Trader(
+            engine,
+            venue,
+            self.clock,
+            on_command=self._audit_command,
+            on_auth_failure=self.refresh_credentials,
+        )
         self._venue = venue
         feed_settings = self.settings.feed
         self._feed = BinanceMarketFeed(
@@ -299,6 +320,32 @@ class TradingRuntime:
         await self.http.stop()
         if self._journal is not None:
             self._journal.close()
+
+    def refresh_credentials(self) -> bool:
+        """Re-read the key from the secret store; sign with it from the next request if it changed.
+
+        Called every second and at once on an authentication failure, so a rotation that keeps the old
+        key valid until every engine reports the new fingerprint loses no order.
+        """
+        if self._credentials is None:
+            return False
+        try:
+            api_key, api_secret = self._credentials()
+        except Exception as error:  # a store that cannot be read now keeps the current key
+            log.warning("secret store unreadable; keeping the current key", error=type(error).__name__)
+            return False
+        digest = _credential_digest(api_key, api_secret)
+        if digest == self._credentials_in_use:
+            return False
+        self._credentials_in_use = digest
+        self._signer = HmacSigner(api_key.reveal(), api_secret.reveal())
+        self.gateway.set_signer(self._signer)
+        fingerprint = self.gateway.api_key_fingerprint
+        self.metrics.set_api_key(EXCHANGE, fingerprint)
+        if self.audit is not None:
+            self.audit.record(SecretAccessed("binance/api_key", "file", "rotation", fingerprint))
+        log.warning("API key rotated in the secret store: signing with the new key", fingerprint=fingerprint)
+        return True
 
     async def _check_key(self) -> None:
         """Refuse a key that can withdraw, or lacks an IP whitelist when the config requires one."""
@@ -387,6 +434,7 @@ class TradingRuntime:
     async def _housekeeping(self) -> None:
         exchange = self.metrics.for_exchange(EXCHANGE)
         while True:
+            self.refresh_credentials()
             engine = self.engine
             for symbol, position in engine.positions.items():
                 metrics = self.metrics.for_symbol(EXCHANGE, symbol)

@@ -23,6 +23,8 @@ from tradestack.venues._shared.errors import NotExecuted, OutcomeUnknown, VenueE
 log = structlog.get_logger("tradestack.trader")
 
 NANOS = 1_000_000_000
+# Binance: -2014 "API-key format invalid", -2015 "Invalid API-key, IP, or permissions for action"
+AUTH_FAILURES = frozenset({-2014, -2015})
 
 
 def report_from(order: Order, status: OrderStatus | None = None) -> OrderReport:
@@ -48,7 +50,9 @@ class Trader:
         recv_window_ns: int = 5 * NANOS,
         check_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0),
         on_command: Callable[[Command], None] | None = None,
+        on_auth_failure: Callable[[], object] | None = None,
     ) -> None:
+        self.on_auth_failure = on_auth_failure or (lambda: None)  # re-read a rotated key at once
         self.on_command = on_command or (lambda command: None)  # the audit trail hooks in here
         self.engine = engine
         self.venue = venue
@@ -107,6 +111,8 @@ class Trader:
         self.apply(report)
 
     def _submit_failed(self, order: Order, error: VenueError) -> None:
+        if isinstance(error, VenueRejected) and error.code in AUTH_FAILURES:
+            self.on_auth_failure()
         if isinstance(error, VenueRejected):
             self.execute(self.engine.on_submit_failed(order, OrderStatus.REJECTED, str(error.code)))
         elif isinstance(error, NotExecuted):  # not sent, or rate limited: certainly not at the venue

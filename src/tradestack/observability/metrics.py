@@ -389,6 +389,13 @@ class Metrics:
         self.kill_switch_engaged = Gauge(
             "trading_kill_switch_engaged", "1 while the kill switch is engaged.", registry=r
         )
+        self._api_key_labels: dict[str, list[str]] = {}
+        self.api_key_info = Gauge(
+            "trading_api_key_info",
+            "1 for the API key in use (SHA-256 prefix, never the key): a rotation waits for every engine.",
+            ["exchange", "fingerprint"],
+            registry=r,
+        )
         self.open_orders = Gauge(
             "trading_open_orders", "Orders open at the venue.", ["exchange", "symbol"], registry=r
         )
@@ -474,6 +481,13 @@ class Metrics:
 
     def observe_tick_to_order_ns(self, nanoseconds: int) -> None:
         self._tick_to_order_observe(nanoseconds / _NANOS)
+
+    def set_api_key(self, exchange: str, fingerprint: str) -> None:
+        """Exactly one fingerprint per exchange is exported: the one signing now."""
+        for labels in list(self._api_key_labels.get(exchange, ())):
+            self.api_key_info.remove(exchange, labels)
+        self.api_key_info.labels(exchange, fingerprint).set(1)
+        self._api_key_labels[exchange] = [fingerprint]
 
     def set_kill_switch(self, engaged: bool) -> None:
         self.kill_switch_engaged.set(1 if engaged else 0)

@@ -24,6 +24,7 @@ payload is exactly the bytes on the wire. Numbers stay the exact decimal strings
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -405,12 +406,22 @@ class BinanceRestGateway:
         self._offset_ns = 0
         self._session: aiohttp.ClientSession | None = None
         self._pool: Http1Pool | None = None
+        self.set_signer(signer)
+
+    def set_signer(self, signer: HmacSigner) -> None:
+        """Sign with another key from the next request on (a key rotation); nothing in flight changes."""
+        self._signer = signer
         self._key_headers = {"X-MBX-APIKEY": signer.api_key}
         # Binance's documented type for POST/PUT/DELETE; aiohttp would label the empty body octet-stream.
         self._key_form_headers = {**self._key_headers, "Content-Type": "application/x-www-form-urlencoded"}
         # the same headers, checked and encoded once for the fast path
         self._key_block = HeaderBlock(self._key_headers)
         self._key_form_block = HeaderBlock(self._key_form_headers)
+
+    @property
+    def api_key_fingerprint(self) -> str:
+        """Which key is in use, without revealing it: the first 12 hex digits of its SHA-256."""
+        return hashlib.sha256(self._signer.api_key.encode()).hexdigest()[:12]
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
