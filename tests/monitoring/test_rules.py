@@ -20,6 +20,7 @@ from monitoring.support import (
 from tradestack.domain.events import Side
 from tradestack.observability.metrics import Metrics
 from tradestack.ports import ManualClock
+from tradestack.security.hot_wallet import Holding, HotWallet, HotWalletCollector
 
 # The alerts, by tier (plus TradestackTargetDown: every other alert is blind without it).
 PAGE = {
@@ -28,6 +29,7 @@ PAGE = {
     "TradingWebSocketDown",
     "TradingKillSwitchEngaged",
     "TradestackTargetDown",
+    "TradestackHotWalletAboveCap",  # the security issue's hot-wallet cap
 }
 CHAT = {
     "TradingFillLatencyHigh",
@@ -63,6 +65,9 @@ def full_registry_exposition() -> str:
     exchange.observe_fill_latency_ns(2_000_000)
     metrics.observe_tick_to_order_ns(80_000)
     metrics.set_component_state("engine", "running")
+    # the hot-wallet service exports its own gauges (a separate role with its own registry)
+    wallet = HotWallet({"BTC": Holding(total=100 * 10**8, hot=4 * 10**8)})
+    metrics.registry.register(HotWalletCollector(wallet))
     return generate_latest(metrics.registry).decode()
 
 
