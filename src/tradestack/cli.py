@@ -54,6 +54,48 @@ def paper(
 
 
 @app.command()
+def engine(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    shards: Annotated[Path, typer.Option(help="shards.yaml: which symbols each shard owns")] = Path(
+        "shards.yaml"
+    ),
+    exchanges: Annotated[Path, typer.Option(help="exchanges.yaml: each venue's REST and stream URLs")] = Path(
+        "exchanges.yaml"
+    ),
+    shard: Annotated[
+        int | None, typer.Option(help="shard index (default: from POD_NAME's -N suffix)")
+    ] = None,
+) -> None:
+    """One trading shard (a StatefulSet pod): trades the symbols its shard owns at the configured venue."""
+    import os
+    import re
+
+    from tradestack.app.paper import run_engine_command
+    from tradestack.ops.config_check import parse_exchanges, parse_shards
+
+    if shard is None:
+        match = re.search(r"-(\d+)$", os.environ.get("POD_NAME", ""))
+        if match is None:
+            typer.echo("no --shard and no POD_NAME ending in -N: which shard is this?", err=True)
+            raise typer.Exit(2)
+        shard = int(match.group(1))
+    plan, problems = parse_shards(shards.read_text(), str(shards))
+    venues, venue_problems = parse_exchanges(exchanges.read_text(), str(exchanges))
+    owned = [entry for entry in plan if entry.index == shard]
+    if problems or venue_problems or not owned or "binance" not in venues:
+        for problem in [*problems, *venue_problems]:
+            typer.echo(f"{problem.path}: {problem.message} ({problem.hint})", err=True)
+        if not owned:
+            typer.echo(f"{shards}: no shard {shard}", err=True)
+        if "binance" not in venues:
+            typer.echo(f"{exchanges}: no binance venue", err=True)
+        raise typer.Exit(2)
+    endpoints = venues["binance"]
+    raise typer.Exit(run_engine_command(config, data_dir, owned[0].symbols, endpoints.rest, endpoints.stream))
+
+
+@app.command()
 def sim(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,

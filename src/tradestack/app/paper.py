@@ -225,6 +225,27 @@ def summary(runtime: TradingRuntime) -> Table:
     return table
 
 
+def run_engine_command(
+    config: Path | None, data_dir: Path | None, symbols: tuple[str, ...], rest_url: str, ws_url: str
+) -> int:
+    """One trading shard against a real venue: the shard's symbols, keys from the secret store."""
+    prepared = _prepare(config, data_dir)
+    if isinstance(prepared, int):
+        return prepared
+    unknown = sorted(set(symbols) - set(prepared.symbols))
+    if unknown:
+        print(f"shard symbols {', '.join(unknown)} are not in the config's symbols", file=sys.stderr)
+        return 2
+    settings = prepared.model_copy(update={"symbols": symbols})
+    handle = configure_logging(
+        redactor=redact_secrets, log_file=log_file_path(settings.data_dir), to_stderr=True
+    )
+    try:
+        return uvloop.run(_paper(settings, config or "embedded", None, rest_url, ws_url, False, None))
+    finally:
+        handle.close()
+
+
 def run_sim_command(config: Path | None, data_dir: Path | None, port: int) -> int:
     prepared = _prepare(config, data_dir)
     if isinstance(prepared, int):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from aiohttp import web
 
 from tradestack.app.journal_state import open_for_account, restore, set_baseline, trade_floor_key
 from tradestack.app.observer import MetricsObserver
@@ -183,6 +184,7 @@ class TradingRuntime:
             on_timing=self._on_timing,
         )
         self.reconciled = False
+        self.draining = False
         self.reconcile_report: ReconcileReport | None = None
         self.venue_balances: dict[str, int] = {}
         self.started_mono = clock.monotonic_ns()
@@ -379,8 +381,22 @@ class TradingRuntime:
             audit.record(OrderCanceled("*", command.symbol, command.reason, EXCHANGE))
 
     # -- readiness --------------------------------------------------------------------------------------
+    async def _drain(self, request: web.Request) -> web.Response:
+        """POST /drain (a pod's preStop): stop trading, cancel every open order, report what is left."""
+        self.draining = True
+        if self._engine is None or self._trader is None:
+            return web.json_response({"drained": True, "open_orders": 0})
+        self._engine.trading_enabled = False
+        self._trader.execute(CancelAll(symbol, "drain") for symbol in self._engine.instruments)
+        await self._trader.drain()
+        left = len(self._engine.orders.all_live())
+        log.warning("drained: trading stopped, open orders cancelled", open_orders=left)
+        return web.json_response({"drained": left == 0, "open_orders": left})
+
     def readiness(self) -> Readiness:
         not_ready: dict[str, str] = {}
+        if self.draining:
+            not_ready["engine"] = "drained"
         if not self.reconciled:
             not_ready["reconciliation"] = "not finished"
         if self._feed is None:
@@ -522,7 +538,7 @@ class TradingRuntime:
 
     # -- monitoring (deploy/monitoring): status page; connection, quoting and staleness-bound gauges ---------
     def _install_monitoring(self) -> None:
-        # Alertmanager URL: none in the config yet, so the page says "not configured".
+        self.http.add_route("POST", "/drain", self._drain)
         install_status_page(
             self.http, self.status_snapshot, alertmanager_url=self.settings.monitoring.alertmanager_url
         )
