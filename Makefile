@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test lint unit bench clean-data
+.PHONY: setup run test lint unit bench reliability clean-data
 
 $(STAMP): pyproject.toml setup.py src/tradestack/_native/_speedups.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m benchmarks.run_all
+
+# The reliability battery at full counts (the short cut runs in `make test`): reports/reliability.json
+reliability: setup
+	$(BIN)/python scripts/reliability.py $(ARGS)
 
 clean-data:
 	rm -rf tradestack-data
