@@ -96,6 +96,34 @@ def engine(
 
 
 @app.command()
+def connector(
+    venue: Annotated[str, typer.Option("--venue", "--exchange", help="the venue (binance)")] = "binance",
+    config: ConfigOption = None,
+    exchanges: Annotated[Path, typer.Option(help="exchanges.yaml: each venue's REST and stream URLs")] = Path(
+        "exchanges.yaml"
+    ),
+    duration: Annotated[float | None, typer.Option(help="stop after N seconds")] = None,
+) -> None:
+    """One venue's market data as its own process: books in sync, /metrics, /readyz. No keys, no orders."""
+    from tradestack.app.connector import run_connector
+    from tradestack.config import ConfigError, load_settings, render_problems
+    from tradestack.ops.config_check import parse_exchanges
+
+    try:
+        settings = load_settings(config)
+    except ConfigError as error:
+        typer.echo(render_problems(error.problems, source=str(config) if config else None), err=True)
+        raise typer.Exit(2) from None
+    venues, problems = parse_exchanges(exchanges.read_text(), str(exchanges))
+    if problems or venue not in venues:
+        for problem in problems:
+            typer.echo(f"{problem.path}: {problem.message} ({problem.hint})", err=True)
+        typer.echo(f"{exchanges}: no {venue} venue (only binance is supported yet)", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_connector(settings, venues[venue].rest, venues[venue].stream, duration))
+
+
+@app.command()
 def sim(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,

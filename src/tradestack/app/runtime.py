@@ -126,7 +126,7 @@ def _credential_digest(api_key: Secret, api_secret: Secret) -> bytes:
     return hashlib.sha256(api_key.reveal().encode() + b"\0" + api_secret.reveal().encode()).digest()
 
 
-class _FeedMetrics(FeedObserver):
+class FeedMetrics(FeedObserver):
     def __init__(self, metrics: Metrics, symbols: list[str]) -> None:
         self.exchange = metrics.for_exchange(EXCHANGE)
         self.symbols = {symbol: metrics.for_symbol(EXCHANGE, symbol) for symbol in symbols}
@@ -274,7 +274,7 @@ class TradingRuntime:
                 backoff_max_s=feed_settings.backoff_max_seconds,
                 snapshot_limit=feed_settings.snapshot_limit,
             ),
-            observer=_FeedMetrics(self.metrics, list(instruments)),
+            observer=FeedMetrics(self.metrics, list(instruments)),
         )
         self._user = BinanceUserStream(
             self.endpoints.ws_url,
