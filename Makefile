@@ -41,6 +41,7 @@ bench: setup
 # The reliability battery at full counts (the short cut runs in `make test`): reports/reliability.json
 reliability: setup
 	$(BIN)/python scripts/reliability.py $(ARGS)
+	$(BIN)/python scripts/ambiguity_storm.py
 
 clean-data:
 	rm -rf tradestack-data

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tradestack.domain.instruments import Instrument
+from tradestack.venues.simulated.faults import OrderFaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +115,4 @@ class SimConfig:
     listen_key_ttl_s: float = 3600.0  # a listen key expires 60 minutes after its last keepalive
     flow: FlowConfig = field(default_factory=FlowConfig)
     id_seed: int = 7  # generated client order ids and listen keys (deterministic)
+    order_faults: OrderFaults | None = None  # seeded order-entry faults (faults.py); None: none

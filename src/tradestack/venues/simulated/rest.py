@@ -24,6 +24,7 @@ from tradestack.venues.simulated import auth, errors
 from tradestack.venues.simulated.accounts import ASSET_SCALE, OrderView
 from tradestack.venues.simulated.config import SimConfig
 from tradestack.venues.simulated.errors import BinanceError
+from tradestack.venues.simulated.faults import OrderFaultInjector
 from tradestack.venues.simulated.params import Params
 from tradestack.venues.simulated.streams import StreamHub
 from tradestack.venues.simulated.user_stream import ListenKeys
@@ -74,6 +75,8 @@ class RestApi:
             config.weight_limit_per_minute, config.orders_per_10s, config.orders_per_day
         )
         self._ids = random.Random(config.id_seed)
+        faults = config.order_faults
+        self.faults = OrderFaultInjector(faults) if faults is not None and faults.active else None
 
     def now_ms(self) -> int:
         return self.clock.now_ns() // 1_000_000
@@ -268,6 +271,15 @@ class RestApi:
     # ---- trading -----------------------------------------------------------------------------------------
 
     async def new_order(self, request: web.Request) -> web.Response:
+        fault = self.faults.draw("order") if self.faults is not None else None
+        if fault is not None and self.faults is not None:
+            await self.faults.before(fault)
+        response = await self._new_order(request)
+        if fault is not None and self.faults is not None:
+            return await self.faults.after(request, fault, response)
+        return response
+
+    async def _new_order(self, request: web.Request) -> web.Response:
         params = await self.signed(request, trade=True)
         order, response_type = self._new_order_request(params)
         now = self.now_ms()
@@ -364,8 +376,14 @@ class RestApi:
         symbol = self.symbol(params)
         order_id, client_order_id = _order_reference(params)
         cancel_id = params.optional("newClientOrderId") or self.new_id()
+        fault = self.faults.draw("cancel") if self.faults is not None else None
+        if fault == "fill_on_cancel":
+            OrderFaultInjector.fill_now(self.venue, symbol, client_order_id, order_id)
         order = self.venue.cancel(symbol, order_id, client_order_id, cancel_id)
-        return json_response(self.wire.canceled(order, cancel_id, order.update_time_ms))
+        response = json_response(self.wire.canceled(order, cancel_id, order.update_time_ms))
+        if fault is not None and self.faults is not None:
+            return await self.faults.after(request, fault, response)
+        return response
 
     async def query_order(self, request: web.Request) -> web.Response:
         params = await self.signed(request)

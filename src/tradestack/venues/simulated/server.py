@@ -24,6 +24,7 @@ from tradestack.ports import Clock, SystemClock
 from tradestack.venues.simulated.accounts import AccountTrade, Balance, OrderView
 from tradestack.venues.simulated.auth import ApiKeys, KeyPermissions
 from tradestack.venues.simulated.config import SimConfig
+from tradestack.venues.simulated.faults import OrderFaultInjector, OrderFaults
 from tradestack.venues.simulated.flow import SimFlow
 from tradestack.venues.simulated.key_admin import KeyAdmin
 from tradestack.venues.simulated.rest import RestApi
@@ -177,6 +178,16 @@ class SimulatedExchange:
     def skip_next_depth_update(self, symbol: str) -> None:
         """Lose the next depth diff of `symbol` (on both speeds): a client sees a gap in U/u."""
         self.hub.skip_next_depth_update(symbol)
+
+    def set_order_faults(self, faults: OrderFaults | None) -> OrderFaultInjector | None:
+        """Seeded faults for POST and DELETE /api/v3/order from now on (None: none). Returns the
+        injector, whose `counts` say what was injected."""
+        self.rest.faults = OrderFaultInjector(faults) if faults is not None and faults.active else None
+        return self.rest.faults
+
+    @property
+    def order_faults(self) -> OrderFaultInjector | None:
+        return self.rest.faults
 
     @property
     def market_connections(self) -> int:
