@@ -138,7 +138,7 @@ def sim(
 @app.command()
 def replay(
     file: Annotated[Path, typer.Argument(help="hftbacktest .gz/.txt or cryptofeed sample_data file")],
-    venue: Annotated[str, typer.Option(help="binance (spot) or binance-futures (USD-M)")] = "binance",
+    venue: Annotated[str, typer.Option(help="binance, binance-futures (USD-M), okx or kraken")] = "binance",
     as_json: Annotated[bool, typer.Option("--json", help="print the report as one JSON object")] = False,
 ) -> None:
     """Rebuild books from a recording and print the book-integrity report."""

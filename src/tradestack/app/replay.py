@@ -102,6 +102,10 @@ class _SymbolReplay:
 
 def run_replay(venue: str, path: Path) -> ReplayReport:
     """Rebuild every symbol's book from the recording at `path` (hftbacktest or cryptofeed)."""
+    if venue in ("okx", "kraken"):  # the checksum venues: app/replay_checksum.py
+        from tradestack.app.replay_checksum import run_checksum_replay
+
+        return run_checksum_replay(venue, path)
     return replay_records(venue, read_recording(path), path)
 
 
@@ -234,8 +238,12 @@ def render_text(report: ReplayReport) -> str:
     )
     if report.malformed:
         lines.append(f"malformed frames: {report.malformed} (first: {report.first_malformed})")
-    lines.append("checksums: Binance publishes none")
-    lines.append("OK" if report.ok else "MISMATCH: the rebuilt book disagreed with the venue's bookTicker")
+    if report.venue in ("okx", "kraken"):
+        ok, failed = report.total("checksum_ok"), report.total("checksum_failed")
+        lines.append(f"checksums: {ok} verified, {failed} failed")
+    else:
+        lines.append("checksums: Binance publishes none")
+    lines.append("OK" if report.ok else "MISMATCH: the rebuilt book disagreed with the venue's own check")
     return "\n".join(lines)
 
 
