@@ -92,7 +92,9 @@ def engine(
             typer.echo(f"{exchanges}: no binance venue", err=True)
         raise typer.Exit(2)
     endpoints = venues["binance"]
-    raise typer.Exit(run_engine_command(config, data_dir, owned[0].symbols, endpoints.rest, endpoints.stream))
+    raise typer.Exit(
+        run_engine_command(config, data_dir, owned[0].symbols, endpoints.rest, endpoints.stream, shard=shard)
+    )
 
 
 @app.command()

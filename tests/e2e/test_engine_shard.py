@@ -89,6 +89,9 @@ async def test_shard_one_trades_eth_only_and_drains_on_request(
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0
         await drain_stderr
+        # every log line names the shard it came from
+        lines = [json.loads(line) for line in (data / "logs" / "tradestack.jsonl").read_text().splitlines()]
+        assert lines and all(line.get("shard") == 1 for line in lines)
     finally:
         if process.returncode is None:
             process.kill()

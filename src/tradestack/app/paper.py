@@ -226,7 +226,12 @@ def summary(runtime: TradingRuntime) -> Table:
 
 
 def run_engine_command(
-    config: Path | None, data_dir: Path | None, symbols: tuple[str, ...], rest_url: str, ws_url: str
+    config: Path | None,
+    data_dir: Path | None,
+    symbols: tuple[str, ...],
+    rest_url: str,
+    ws_url: str,
+    shard: int = 0,
 ) -> int:
     """One trading shard against a real venue: the shard's symbols, keys from the secret store."""
     prepared = _prepare(config, data_dir)
@@ -240,6 +245,7 @@ def run_engine_command(
     handle = configure_logging(
         redactor=redact_secrets, log_file=log_file_path(settings.data_dir), to_stderr=True
     )
+    structlog.contextvars.bind_contextvars(shard=shard)  # every log line of this process names its shard
     try:
         return uvloop.run(_paper(settings, config or "embedded", None, rest_url, ws_url, False, None))
     finally:
