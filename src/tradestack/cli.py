@@ -140,7 +140,9 @@ def sim(
 @app.command()
 def replay(
     file: Annotated[Path, typer.Argument(help="hftbacktest .gz/.txt or cryptofeed sample_data file")],
-    venue: Annotated[str, typer.Option(help="binance, binance-futures (USD-M), okx or kraken")] = "binance",
+    venue: Annotated[
+        str, typer.Option(help="binance, binance-futures (USD-M), okx, kraken, bybit or coinbase")
+    ] = "binance",
     as_json: Annotated[bool, typer.Option("--json", help="print the report as one JSON object")] = False,
 ) -> None:
     """Rebuild books from a recording and print the book-integrity report."""

@@ -79,3 +79,18 @@ def test_validate_config_rejects_secrets_named_by_environment_variable(tmp_path:
     result = run("validate-config", str(bad))
     assert result.returncode == 1
     assert "secrets.path" in result.stderr and "environment" in result.stderr
+
+
+def test_replay_of_the_other_recorded_venues(corpus: Path) -> None:
+    cases = {
+        "okx": corpus / "cryptofeed/sample_data/OKCOIN.ws.1.0",
+        "bybit": corpus / "nautilus_trader/tests/test_data/bybit/xrpusdt-ob500.data.zip",
+        "coinbase": corpus / "cryptofeed/sample_data/COINBASE.ws.28.0",
+    }
+    for venue, path in cases.items():
+        result = run("replay", "--venue", venue, "--json", str(path))
+        assert result.returncode == 0, (venue, result.stderr)
+        report = json.loads(result.stdout)
+        assert report["gaps"] == 0 and report["events_applied"] > 0, (venue, report)
+    okx = json.loads(run("replay", "--venue", "okx", "--json", str(cases["okx"])).stdout)
+    assert okx["checksum_ok"] > 0 and okx["checksum_failed"] == 0

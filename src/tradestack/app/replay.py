@@ -106,6 +106,14 @@ def run_replay(venue: str, path: Path) -> ReplayReport:
         from tradestack.app.replay_checksum import run_checksum_replay
 
         return run_checksum_replay(venue, path)
+    if venue == "bybit":
+        from tradestack.app.replay_bybit import run_bybit_replay
+
+        return run_bybit_replay(path)
+    if venue == "coinbase":
+        from tradestack.app.replay_coinbase import run_coinbase_replay
+
+        return run_coinbase_replay(path)
     return replay_records(venue, read_recording(path), path)
 
 
@@ -242,7 +250,7 @@ def render_text(report: ReplayReport) -> str:
         ok, failed = report.total("checksum_ok"), report.total("checksum_failed")
         lines.append(f"checksums: {ok} verified, {failed} failed")
     else:
-        lines.append("checksums: Binance publishes none")
+        lines.append(f"checksums: {report.venue} publishes no book checksum")
     lines.append("OK" if report.ok else "MISMATCH: the rebuilt book disagreed with the venue's own check")
     return "\n".join(lines)
 
