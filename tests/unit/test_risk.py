@@ -99,3 +99,12 @@ def test_no_accepted_order_breaks_a_limit(
             abs(position - open_sell - size * (side is Side.SELL)),
         )
         assert worst <= limits.max_position or abs(after) < abs(position)
+
+
+def test_the_order_rate_window_survives_a_restart() -> None:
+    # three orders went out 0.2 s before the crash; the restarted engine may not send a fourth yet
+    wall = 1_700_000_000 * 10**9
+    risk = engine()
+    risk.restore_rate([wall - 200_000_000] * 3 + [wall - 5 * 10**9], now_wall_ns=wall, now_mono_ns=10**9)
+    assert check(risk, now=10**9) is Reason.RATE
+    assert check(risk, now=10**9 + 800_000_000) is None  # once those left the window

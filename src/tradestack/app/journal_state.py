@@ -66,6 +66,10 @@ def restore(engine: Engine, journal: SqliteJournal) -> None:
     latch = state.meta.get(KILL_SWITCH, "")
     if latch:
         engine.risk.kill_switch.engage(latch)
+    # orders sent in the last moments before a restart still count against the order rate
+    engine.risk.restore_rate(
+        [order.created_ns for order in state.orders], engine.clock.now_ns(), engine.clock.monotonic_ns()
+    )
     if RISK_DAY in state.meta:
         day, start = state.meta[RISK_DAY].split(":")
         engine.risk.restore_day(int(day), int(start))

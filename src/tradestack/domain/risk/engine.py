@@ -136,6 +136,14 @@ class RiskEngine:
             )
         return False
 
+    def restore_rate(self, sent_wall_ns: list[int], now_wall_ns: int, now_mono_ns: int) -> None:
+        """Resume the order-rate window after a restart from the journal's order times (wall clock),
+        so a quick restart cannot send a second window's worth of orders within one window."""
+        for sent in sorted(sent_wall_ns):
+            age = now_wall_ns - sent
+            if 0 <= age < self.limits.rate_window_ns:
+                self._sent.append(now_mono_ns - age)
+
     def restore_day(self, day: int, day_start_pnl: int) -> None:
         """Resume the daily loss window after a restart."""
         self._day = day
