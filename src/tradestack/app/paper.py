@@ -9,6 +9,7 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from tradestack.security.audit import (
     SecretAccessed,
     default_sinks,
 )
+from tradestack.security.aws_secrets import AwsSecretsManagerStore
+from tradestack.security.aws_secrets import client as aws_client
 from tradestack.security.redaction import redact_secrets
 from tradestack.security.secrets import (
     CredentialsInEnvironment,
@@ -141,9 +144,11 @@ async def _paper(
     audit.record(
         ConfigLoaded(str(config_source), hashlib.sha256(settings.model_dump_json().encode()).hexdigest())
     )
-    api_key, api_secret = store.get(API_KEY), store.get(API_SECRET)
-    audit.record(SecretAccessed(API_KEY, "file", "trading"))
-    audit.record(SecretAccessed(API_SECRET, "file", "trading"))
+    # the built-in simulator's key is in the file store; an external venue's is where the config says
+    source = credentials_source(settings, store, audit, built_in_simulator=sim is not None)
+    api_key, api_secret = source(False)
+    audit.record(SecretAccessed(API_KEY, settings.secrets.store, "trading"))
+    audit.record(SecretAccessed(API_SECRET, settings.secrets.store, "trading"))
     runtime = TradingRuntime(
         settings,
         endpoints,
@@ -152,7 +157,7 @@ async def _paper(
         clock,
         http_port,
         audit,
-        credentials=lambda: (store.get(API_KEY), store.get(API_SECRET)),
+        credentials=source,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -280,6 +285,34 @@ async def _sim(settings: Settings, port: int) -> int:
     await stop.wait()
     await sim.stop()
     return 0
+
+
+def credentials_source(
+    settings: Settings, store: FileSecretStore, audit: AuditLog, built_in_simulator: bool = False
+) -> Callable[[bool], tuple[Secret, Secret]]:
+    """Where the trading key comes from: the data dir's file store, or AWS Secrets Manager.
+
+    The callable takes `force`: after an authentication failure the AWS cache is dropped at once.
+    """
+    config = settings.secrets
+    if config.store == "file" or built_in_simulator:
+        return lambda force: (store.get(API_KEY), store.get(API_SECRET))
+    aws = AwsSecretsManagerStore(
+        aws_client(config.aws_region, endpoint_url=config.aws_endpoint_url),
+        refresh_interval_s=config.refresh_interval_seconds,
+        overlap_window_s=config.overlap_window_seconds,
+        on_access=lambda secret_id, version, why: audit.record(
+            SecretAccessed(secret_id, "aws", why, version)
+        ),
+    )
+
+    def from_aws(force: bool) -> tuple[Secret, Secret]:
+        if force:
+            aws.refresh(config.aws_secret_id)
+        fields = aws.get_fields(config.aws_secret_id)
+        return fields["api_key"], fields["api_secret"]
+
+    return from_aws
 
 
 def open_audit(settings: Settings, store: FileSecretStore) -> AuditLog:

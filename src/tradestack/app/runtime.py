@@ -160,7 +160,7 @@ class TradingRuntime:
         clock: Clock,
         http_port: int | None = None,
         audit: AuditLog | None = None,
-        credentials: Callable[[], tuple[Secret, Secret]] | None = None,
+        credentials: Callable[[bool], tuple[Secret, Secret]] | None = None,
     ) -> None:
         self.settings = settings
         self.audit = audit
@@ -323,7 +323,7 @@ class TradingRuntime:
         if self._journal is not None:
             self._journal.close()
 
-    def refresh_credentials(self) -> bool:
+    def refresh_credentials(self, force: bool = False) -> bool:
         """Re-read the key from the secret store; sign with it from the next request if it changed.
 
         Called every second and at once on an authentication failure, so a rotation that keeps the old
@@ -332,7 +332,7 @@ class TradingRuntime:
         if self._credentials is None:
             return False
         try:
-            api_key, api_secret = self._credentials()
+            api_key, api_secret = self._credentials(force)
         except Exception as error:  # a store that cannot be read now keeps the current key
             log.warning("secret store unreadable; keeping the current key", error=type(error).__name__)
             return False

@@ -162,8 +162,15 @@ class SimulatorSettings(_Frozen):
 class SecretsSettings(_Frozen):
     """Where secrets live (never the secrets themselves, never an environment variable)."""
 
-    store: Literal["file"] = "file"
+    store: Literal["file", "aws"] = "file"
     path: Path = Path("secrets.json")  # relative paths are under data_dir
+    # store: aws — one Secrets Manager secret holding {"api_key": ..., "api_secret": ...}, read at
+    # AWSCURRENT through the instance role (IRSA); the endpoint is the VPC endpoint (or a test server)
+    aws_secret_id: str = "tradestack/binance"
+    aws_region: str = "eu-west-1"
+    aws_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    refresh_interval_seconds: Seconds = 60.0  # shorter than the rotation overlap window
+    overlap_window_seconds: Seconds = 900.0
 
 
 class MonitoringSettings(_Frozen):
