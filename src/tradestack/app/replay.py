@@ -102,6 +102,9 @@ class _SymbolReplay:
 
 def run_replay(venue: str, path: Path) -> ReplayReport:
     """Rebuild every symbol's book from the recording at `path` (hftbacktest or cryptofeed)."""
+    known = sorted({*VENUE_RULES, "okx", "kraken", "bybit", "coinbase"})
+    if venue not in known:
+        raise ValueError(f"venue {venue!r}: replay knows {', '.join(known)}")
     if venue in ("okx", "kraken"):  # the checksum venues: app/replay_checksum.py
         from tradestack.app.replay_checksum import run_checksum_replay
 

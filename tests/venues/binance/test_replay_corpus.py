@@ -194,4 +194,4 @@ def test_unix_seconds_become_nanoseconds_exactly() -> None:
 
 def test_unknown_venue_is_refused(corpus: Path) -> None:
     with pytest.raises(ValueError, match="binance-futures"):
-        run_replay("coinbase", corpus / SPOT)
+        run_replay("deribit", corpus / SPOT)
