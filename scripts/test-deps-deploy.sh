@@ -67,6 +67,10 @@ JSON
   (cd .venv-node && npm install --no-audit --no-fund --silent)
 fi
 
+if ! kubectl kustomize --help >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  # the machine image installs kubectl from its Kubernetes/Cloud SDK apt source; try that source again
+  apt-get install -y -qq kubectl >/dev/null 2>&1 || true
+fi
 if ! kubectl kustomize --help >/dev/null 2>&1; then
   echo "kubectl (with kustomize v5) is missing: it ships with this machine image; install kubectl" \
     ">= 1.27 from the Kubernetes packages. Debian's kubernetes-client (1.20) is too old." >&2
