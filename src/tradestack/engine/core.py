@@ -141,32 +141,24 @@ class Engine:
     # -- restart and reconciliation ---------------------------------------------------------------
     def restore_fill(self, fill: Fill) -> None:
         """Replay a journaled fill into positions (no strategy callbacks, no journal write)."""
-        if self.orders.fill_seen(fill.symbol, fill.trade_id):
-            return
-        self.orders.mark_fill_seen(fill.symbol, fill.trade_id)
-        self.positions[fill.symbol].apply(fill)
-        self.ledger.apply(self.instruments[fill.symbol], fill)
+        if self.orders.first_sight(fill.symbol, fill.trade_id):
+            self.positions[fill.symbol].apply(fill)
+            self.ledger.apply(self.instruments[fill.symbol], fill)
 
     def recover_fill(self, fill: Fill) -> bool:
         """A fill found at the venue during reconciliation. Applied and journaled unless already seen."""
-        if self.orders.fill_seen(fill.symbol, fill.trade_id):
+        if not self.orders.first_sight(fill.symbol, fill.trade_id):
             return False
-        self.orders.mark_fill_seen(fill.symbol, fill.trade_id)
         self._apply_fill(fill, self.orders.orders.get(fill.client_id))
         return True
 
     def total_pnl(self) -> int:
         """Realized plus unrealized PnL over all symbols, in quote units at ASSET_SCALE."""
-        total = 0
-        for symbol, position in self.positions.items():
-            pnl = position.realized
-            book = self.books.get(symbol)
-            if position.size and book is not None:
-                mid_x2 = book.mid_x2()
-                if mid_x2 is not None:
-                    pnl += (mid_x2 * position.size - 2 * position.cost) // 2
-            total += pnl * pow10(ASSET_SCALE - position.instrument.notional_scale)
-        return total
+        return sum(
+            (position.realized + self.unrealized(symbol))
+            * pow10(ASSET_SCALE - position.instrument.notional_scale)
+            for symbol, position in self.positions.items()
+        )
 
     def unrealized(self, symbol: str) -> int:
         position = self.positions[symbol]

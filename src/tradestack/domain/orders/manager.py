@@ -46,11 +46,13 @@ class OrderManager:
         if order.status.is_live:
             self._live.setdefault(order.symbol, {})[order.client_id] = order
 
-    def mark_fill_seen(self, symbol: str, trade_id: int) -> None:
-        self._seen_fills.add((symbol, trade_id))
-
-    def fill_seen(self, symbol: str, trade_id: int) -> bool:
-        return (symbol, trade_id) in self._seen_fills
+    def first_sight(self, symbol: str, trade_id: int) -> bool:
+        """Record a venue trade as seen; True only the first time (fills apply exactly once)."""
+        key = (symbol, trade_id)
+        if key in self._seen_fills:
+            return False
+        self._seen_fills.add(key)
+        return True
 
     def seen_fills(self) -> frozenset[tuple[str, int]]:
         return frozenset(self._seen_fills)
@@ -83,8 +85,7 @@ class OrderManager:
         order = self.orders.get(report.client_id)
         new_fill = None
         fill = report.fill
-        if fill is not None and (fill.symbol, fill.trade_id) not in self._seen_fills:
-            self._seen_fills.add((fill.symbol, fill.trade_id))
+        if fill is not None and self.first_sight(fill.symbol, fill.trade_id):
             new_fill = fill
             if order is not None:
                 order.trade_ids.add(fill.trade_id)
