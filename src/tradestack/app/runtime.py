@@ -26,6 +26,7 @@ from tradestack.domain.instruments import Instrument, format_fixed, pow10
 from tradestack.domain.orders.client_ids import ClientOrderIds
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.reports import OrderReport
+from tradestack.domain.orders.state import OrderStatus
 from tradestack.domain.positions import ASSET_SCALE
 from tradestack.domain.risk.engine import KillSwitch, RiskEngine
 from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
@@ -498,23 +499,36 @@ class TradingRuntime:
     def drift(self) -> dict[str, float]:
         return drift_by_symbol(self.engine, self.venue_balances)
 
+    def _book_status(self, feed: BinanceMarketFeed, symbol: str, now_mono_ns: int) -> BookStatus:
+        """Best bid/ask, data age and integrity state of one book: the view and /status show the same."""
+        inst = feed.instruments[symbol]
+        sync = feed.syncs[symbol]
+        bid, ask = sync.book.best_bid(), sync.book.best_ask()
+        age = feed.data_age_ns(symbol, now_mono_ns)
+        return BookStatus(
+            EXCHANGE,
+            symbol,
+            inst.price_text(bid[0]) if bid else "—",
+            inst.price_text(ask[0]) if ask else "—",
+            None if age is None else age / 1e6,
+            sync.state.value,
+        )
+
     def view_model(self) -> ViewModel:
         engine = self.engine
         rows = []
         now = self.clock.monotonic_ns()
         for symbol, inst in engine.instruments.items():
-            sync = self.feed.syncs[symbol]
-            best_bid, best_ask = sync.book.best_bid(), sync.book.best_ask()
-            last = self.feed.session.last_data_ns.get(f"{symbol.lower()}@depth@100ms")
+            book = self._book_status(self.feed, symbol, now)
             position = engine.positions[symbol]
             pnl = position.realized + engine.unrealized(symbol)
             rows.append(
                 SymbolRow(
                     symbol=symbol,
-                    bid=inst.price_text(best_bid[0]) if best_bid else "—",
-                    ask=inst.price_text(best_ask[0]) if best_ask else "—",
-                    data_age_ms=(now - last) / 1e6 if last else None,
-                    book_state=sync.state.value,
+                    bid=book.best_bid,
+                    ask=book.best_ask,
+                    data_age_ms=book.age_ms,
+                    book_state=book.state,
                     position=inst.size_text(position.size),
                     pnl=format_fixed(pnl, inst.notional_scale)[: -inst.size_scale or None] + " " + inst.quote,
                     open_orders=len(engine.live_orders(symbol)),
@@ -524,7 +538,7 @@ class TradingRuntime:
         observer = engine.observer
         latencies = observer.fill_latencies_ns if isinstance(observer, MetricsObserver) else []
         sent = sum(1 for order in engine.orders.orders.values() if order.sent_mono_ns)
-        rejected = sum(1 for order in engine.orders.orders.values() if order.status.value == "rejected")
+        rejected = sum(1 for order in engine.orders.orders.values() if order.status is OrderStatus.REJECTED)
         return ViewModel(
             venue=EXCHANGE,
             connection=str(self.feed.session.state),
@@ -599,19 +613,7 @@ class TradingRuntime:
             drift = self.drift()
             for symbol, inst in engine.instruments.items():
                 if feed is not None:
-                    sync = feed.syncs[symbol]
-                    bid, ask = sync.book.best_bid(), sync.book.best_ask()
-                    last = feed.session.last_data_ns.get(f"{symbol.lower()}@depth@100ms")
-                    books.append(
-                        BookStatus(
-                            EXCHANGE,
-                            symbol,
-                            inst.price_text(bid[0]) if bid else "—",
-                            inst.price_text(ask[0]) if ask else "—",
-                            (now - last) / 1e6 if last else None,
-                            sync.state.value,
-                        )
-                    )
+                    books.append(self._book_status(feed, symbol, now))
                 position = engine.positions[symbol]
                 venue_units = self.venue_balances.get(inst.base, 0)
                 positions.append(

@@ -81,9 +81,11 @@ class BinanceMarketFeed:
         self._tasks: set[asyncio.Task[None]] = set()
         self._rng = rng or random.Random()
         streams = []
+        self._depth_stream: dict[str, str] = {}
         for symbol in instruments:
             name = symbol.lower()
-            streams.append(StreamSpec(f"{name}@depth@100ms", stale_after_s=self.settings.staleness_s))
+            self._depth_stream[symbol] = f"{name}@depth@100ms"
+            streams.append(StreamSpec(self._depth_stream[symbol], stale_after_s=self.settings.staleness_s))
             streams.append(StreamSpec(f"{name}@bookTicker"))
             streams.append(StreamSpec(f"{name}@trade"))
         self.session = WsSession(
@@ -112,6 +114,11 @@ class BinanceMarketFeed:
 
     def synced(self, symbol: str) -> bool:
         return self.syncs[symbol].state is SyncState.SYNCED
+
+    def data_age_ns(self, symbol: str, now_mono_ns: int) -> int | None:
+        """How long ago the symbol's depth stream last delivered a frame; None before the first."""
+        last = self.session.last_data_ns.get(self._depth_stream[symbol])
+        return None if last is None else now_mono_ns - last
 
     def all_synced(self) -> bool:
         return all(sync.state is SyncState.SYNCED for sync in self.syncs.values())
