@@ -30,6 +30,7 @@ from support.fault_proxy import (
     WsDuplicate,
     WsReorder,
 )
+from support.trading_rig import percentile
 from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.events import Level, TradePrint
 from tradestack.ports import SystemClock
@@ -70,13 +71,6 @@ class KindResult:
     resync_s: list[float] = field(default_factory=list)
     stale_detect_s: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class Observer(FeedObserver):

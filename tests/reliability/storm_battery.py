@@ -28,24 +28,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from support.trading_rig import Idle, connect, percentile
 from tradestack.app.trader import Trader
-from tradestack.domain.book.order_book import OrderBook
-from tradestack.domain.events import Side, TradePrint
+from tradestack.domain.events import Side
 from tradestack.domain.orders.client_ids import ClientOrderIds
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.state import Order, OrderStatus
-from tradestack.domain.positions import ASSET_SCALE, Fill
+from tradestack.domain.positions import ASSET_SCALE
 from tradestack.domain.risk.engine import KillSwitch, RiskEngine
 from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
 from tradestack.engine.commands import Cancel, Submit
 from tradestack.engine.core import Engine
-from tradestack.engine.strategy import Context
 from tradestack.ports import SystemClock
 from tradestack.store.sqlite import SqliteJournal
 from tradestack.venues._shared.errors import VenueError, VenueRejected
-from tradestack.venues._shared.rate_limit import RateLimiter
 from tradestack.venues.binance.auth import HmacSigner
-from tradestack.venues.binance.rest_gateway import BinanceRestGateway, limits_from_exchange_info
+from tradestack.venues.binance.rest_gateway import BinanceRestGateway
 from tradestack.venues.binance.trading import BinanceTrading
 from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange
 from tradestack.venues.simulated.faults import OrderFaults
@@ -90,20 +88,6 @@ class StormConfig:
         )
 
 
-class Idle:
-    def on_book(self, ctx: Context, symbol: str, book: OrderBook) -> None:
-        pass
-
-    def on_trade(self, ctx: Context, trade: TradePrint) -> None:
-        pass
-
-    def on_order(self, ctx: Context, order: Order) -> None:
-        pass
-
-    def on_fill(self, ctx: Context, fill: Fill) -> None:
-        pass
-
-
 class CountingVenue(BinanceTrading):
     """The adapter, counting the queries made while an order's outcome is unknown."""
 
@@ -145,13 +129,6 @@ class Tally:
     stuck_cancels: list[str] = field(default_factory=list)
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def _until(done: Callable[[], bool], within_s: float) -> bool:
     deadline = time.monotonic() + within_s
     while not done():
@@ -191,11 +168,7 @@ async def _run(config: StormConfig, tmp: Path, log: Callable[[str], None]) -> di
     journal = SqliteJournal(tmp / "journal.db")
     rng = random.Random(config.seed)
     try:
-        await asyncio.wait_for(gateway.start(), 10)
-        await asyncio.wait_for(gateway.sync_time(), 10)
-        info = await asyncio.wait_for(gateway.exchange_info(SYMBOLS), 10)
-        gateway.limiter = RateLimiter(limits_from_exchange_info(info.rate_limits))
-        instruments = {s.symbol: s.instrument("binance") for s in info.symbols if s.symbol in SYMBOLS}
+        instruments = await connect(gateway, SYMBOLS)
         ids = ClientOrderIds("ts1")
         ids.add_block(journal.reserve_block())
         limits = RiskLimits(

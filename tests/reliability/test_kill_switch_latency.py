@@ -14,22 +14,19 @@ from pathlib import Path
 
 import pytest
 
+from support.trading_rig import Idle, connect, percentile
 from tradestack.app.trader import Trader
-from tradestack.domain.book.order_book import OrderBook
-from tradestack.domain.events import Side, TradePrint
+from tradestack.domain.events import Side
 from tradestack.domain.orders.client_ids import ClientOrderIds
 from tradestack.domain.orders.manager import OrderManager
-from tradestack.domain.orders.state import Order
-from tradestack.domain.positions import ASSET_SCALE, Fill
+from tradestack.domain.positions import ASSET_SCALE
 from tradestack.domain.risk.engine import KillSwitch, RiskEngine
 from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
 from tradestack.engine.core import Engine
-from tradestack.engine.strategy import Context
 from tradestack.ports import SystemClock
 from tradestack.store.sqlite import SqliteJournal
-from tradestack.venues._shared.rate_limit import RateLimiter
 from tradestack.venues.binance.auth import HmacSigner
-from tradestack.venues.binance.rest_gateway import BinanceRestGateway, limits_from_exchange_info
+from tradestack.venues.binance.rest_gateway import BinanceRestGateway
 from tradestack.venues.binance.trading import BinanceTrading
 from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange
 
@@ -37,25 +34,6 @@ SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 TRIALS = 20
 ORDERS_PER_SYMBOL = 3
 TARGET_S = 0.100
-
-
-class Idle:
-    def on_book(self, ctx: Context, symbol: str, book: OrderBook) -> None:
-        pass
-
-    def on_trade(self, ctx: Context, trade: TradePrint) -> None:
-        pass
-
-    def on_order(self, ctx: Context, order: Order) -> None:
-        pass
-
-    def on_fill(self, ctx: Context, fill: Fill) -> None:
-        pass
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @pytest.mark.timeout(90)
@@ -67,11 +45,7 @@ async def test_kill_switch_cancels_everything_at_the_venue_quickly(tmp_path: Pat
     gateway = BinanceRestGateway(HmacSigner(key, secret), clock=clock, base_url=sim.rest_url, timeout_s=5)
     journal = SqliteJournal(tmp_path / "journal.db")
     try:
-        await asyncio.wait_for(gateway.start(), 10)
-        await gateway.sync_time()
-        info = await gateway.exchange_info(SYMBOLS)
-        gateway.limiter = RateLimiter(limits_from_exchange_info(info.rate_limits))
-        instruments = {s.symbol: s.instrument("binance") for s in info.symbols if s.symbol in SYMBOLS}
+        instruments = await connect(gateway, SYMBOLS)
         sim.flow_step(5)
         ids = ClientOrderIds("ts1")
         ids.add_block(journal.reserve_block())

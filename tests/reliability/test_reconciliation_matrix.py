@@ -15,23 +15,21 @@ from pathlib import Path
 
 import pytest
 
+from support.trading_rig import Idle, connect
 from tradestack.app.journal_state import open_for_account, restore, set_baseline, trade_floor_key
 from tradestack.app.reconcile import ReconcileReport, reconcile
-from tradestack.domain.book.order_book import OrderBook
-from tradestack.domain.events import Side, TradePrint
+from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.domain.orders.client_ids import ClientOrderIds
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.state import Order, OrderStatus
-from tradestack.domain.positions import ASSET_SCALE, Fill
+from tradestack.domain.positions import ASSET_SCALE
 from tradestack.domain.risk.engine import KillSwitch, RiskEngine
 from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
 from tradestack.engine.core import Engine
-from tradestack.engine.strategy import Context
 from tradestack.ports import SystemClock
-from tradestack.venues._shared.rate_limit import RateLimiter
 from tradestack.venues.binance.auth import HmacSigner
-from tradestack.venues.binance.rest_gateway import BinanceRestGateway, limits_from_exchange_info
+from tradestack.venues.binance.rest_gateway import BinanceRestGateway
 from tradestack.venues.binance.trading import BinanceTrading
 from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange
 
@@ -40,22 +38,6 @@ BTC = "BTCUSDT"
 FOREIGN_BLOCK = 900_000  # a block the journal never reserved: ClientOrderIds.owns() checks the prefix only
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Idle:
-    """A strategy that never trades: reconciliation alone moves the engine."""
-
-    def on_book(self, ctx: Context, symbol: str, book: OrderBook) -> None:
-        pass
-
-    def on_trade(self, ctx: Context, trade: TradePrint) -> None:
-        pass
-
-    def on_order(self, ctx: Context, order: Order) -> None:
-        pass
-
-    def on_fill(self, ctx: Context, fill: Fill) -> None:
-        pass
 
 
 @dataclass
@@ -150,11 +132,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     key, secret = sim.create_api_key()
     gateway = BinanceRestGateway(HmacSigner(key, secret), clock=clock, base_url=sim.rest_url, timeout_s=5)
     try:
-        await asyncio.wait_for(gateway.start(), 10)
-        await gateway.sync_time()
-        info = await gateway.exchange_info(SYMBOLS)
-        gateway.limiter = RateLimiter(limits_from_exchange_info(info.rate_limits))
-        instruments = {s.symbol: s.instrument("binance") for s in info.symbols if s.symbol in SYMBOLS}
+        instruments = await connect(gateway, SYMBOLS)
         sim.flow_step(5)
         yield Rig(sim, gateway, BinanceTrading(gateway, instruments), instruments, tmp_path / "data", clock)
     finally:
