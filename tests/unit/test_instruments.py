@@ -90,5 +90,5 @@ def test_instrument_from_exchange_info_steps() -> None:
     assert btc.size("0.02000000") == 2000
     assert btc.price_text(6173763) == "61737.63"
     assert btc.min_notional == 5 * 10**7
-    assert btc.notional(6173763, 2000) == 6173763 * 2000
+    assert btc.notional_scale == 7  # price units x size units: a notional is exact at 10**-7 USDT
     assert btc.round_price_down(6173763) == 6173763

@@ -106,10 +106,6 @@ class Instrument:
     def size_text(self, size: int) -> str:
         return format_fixed(size, self.size_scale)
 
-    def notional(self, price: int, size: int) -> int:
-        """Exact notional in units of 10**-(price_scale + size_scale) of the quote asset."""
-        return price * size
-
     @property
     def notional_scale(self) -> int:
         return self.price_scale + self.size_scale
@@ -119,6 +115,3 @@ class Instrument:
 
     def round_price_up(self, price: int) -> int:
         return -((-price) // self.tick) * self.tick
-
-    def round_size_down(self, size: int) -> int:
-        return size - size % self.lot

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,4 +19,3 @@ class RiskLimits:
     max_orders_per_second: int
     daily_loss_limit: int  # quote, at positions.ASSET_SCALE, positive number
     rate_window_ns: int = 1_000_000_000
-    extra: dict[str, int] = field(default_factory=dict)
