@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test lint unit bench reliability clean-data
+.PHONY: setup run test lint unit bench reliability soak clean-data
 
 $(STAMP): pyproject.toml setup.py src/tradestack/_native/_speedups.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ bench: setup
 reliability: setup
 	$(BIN)/python scripts/reliability.py $(ARGS)
 	$(BIN)/python scripts/ambiguity_storm.py
+	$(BIN)/python scripts/crash_battery.py
+	$(BIN)/python scripts/kill_switch_latency.py
+	$(BIN)/python scripts/fuzz_decoders.py
+
+# The soak (issue 4, item 7): paper trading under toxics and kill -9s for DURATION seconds: reports/soak.json
+DURATION ?= 1200
+soak: setup
+	$(BIN)/python scripts/soak.py --duration $(DURATION) $(ARGS)
 
 clean-data:
 	rm -rf tradestack-data

@@ -5,7 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("benchmarks.feed_handler", "benchmarks.tick_to_order", "benchmarks.metrics_cost")
+BENCHMARKS = (
+    "benchmarks.feed_handler",
+    "benchmarks.feed_handler_venues",
+    "benchmarks.tick_to_order",
+    "benchmarks.metrics_cost",
+)
 
 
 def main() -> int:

@@ -49,7 +49,9 @@ import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from tradestack.app.paper import API_KEY, API_SECRET
-from tradestack.app.runtime import Endpoints, TradingRuntime
+from tradestack.app.runtime import TradingRuntime
+from tradestack.app.venue_binance import BinanceConnector
+from tradestack.app.venue_connector import Credentials, Endpoints
 from tradestack.config import load_settings
 from tradestack.domain.orders.reports import OrderReport
 from tradestack.domain.orders.state import Order
@@ -161,8 +163,7 @@ async def measure_runtime(
     runtime = TradingRuntime(
         settings,
         Endpoints(simulator.rest_url, simulator.ws_url),
-        store.get(API_KEY),
-        store.get(API_SECRET),
+        Credentials(store.get(API_KEY), store.get(API_SECRET)),
         SystemClock(),
         http_port=0,
     )
@@ -183,7 +184,10 @@ async def measure_runtime(
 
         # An instance attribute shadows the method: every order is tagged with the path it took.
         setattr(venue, "submit_now", tagged_submit)  # noqa: B010 (mypy refuses assigning to a method)
-        report_timing = runtime.gateway.on_timing
+        connector = runtime.connector
+        assert isinstance(connector, BinanceConnector)
+        gateway = connector.gateway
+        report_timing = gateway.on_timing
         assert report_timing is not None
 
         def on_timing(timing: RequestTiming) -> None:
@@ -194,7 +198,7 @@ async def measure_runtime(
                 if path:
                     samples.by_path[path].append(elapsed)
 
-        runtime.gateway.on_timing = on_timing
+        gateway.on_timing = on_timing
         await asyncio.sleep(args.warmup)
         state["recording"] = True
         fallbacks_before = venue.fallbacks

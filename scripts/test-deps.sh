@@ -14,4 +14,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 bash "$(dirname "$0")/test-deps-monitoring.sh"
 bash "$(dirname "$0")/test-deps-security.sh"
+bash "$(dirname "$0")/test-deps-venues.sh"
 bash "$(dirname "$0")/test-deps-deploy.sh"

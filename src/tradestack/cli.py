@@ -44,12 +44,18 @@ def paper(
     ] = None,
     venue_ws: Annotated[str | None, typer.Option(help="... and this WebSocket base URL")] = None,
     view: Annotated[bool, typer.Option(help="live terminal view (off when not a terminal)")] = True,
+    venue: Annotated[
+        str | None,
+        typer.Option(help="binance or okx (default: the config's); the simulator speaks its dialect"),
+    ] = None,
 ) -> None:
     """Paper trading: the real connector and engine against the built-in simulated exchange."""
     from tradestack.app.paper import run_paper_command
 
     raise typer.Exit(
-        run_paper_command(config, data_dir, duration, venue_rest, venue_ws, view and sys.stdout.isatty())
+        run_paper_command(
+            config, data_dir, duration, venue_rest, venue_ws, view and sys.stdout.isatty(), venue=venue
+        )
     )
 
 
@@ -83,23 +89,43 @@ def engine(
     plan, problems = parse_shards(shards.read_text(), str(shards))
     venues, venue_problems = parse_exchanges(exchanges.read_text(), str(exchanges))
     owned = [entry for entry in plan if entry.index == shard]
-    if problems or venue_problems or not owned or "binance" not in venues:
+    if problems or venue_problems or not owned:
         for problem in [*problems, *venue_problems]:
             typer.echo(f"{problem.path}: {problem.message} ({problem.hint})", err=True)
         if not owned:
             typer.echo(f"{shards}: no shard {shard}", err=True)
-        if "binance" not in venues:
-            typer.echo(f"{exchanges}: no binance venue", err=True)
         raise typer.Exit(2)
-    endpoints = venues["binance"]
-    raise typer.Exit(
-        run_engine_command(config, data_dir, owned[0].symbols, endpoints.rest, endpoints.stream, shard=shard)
-    )
+    urls = {name: (endpoints.rest, endpoints.stream) for name, endpoints in venues.items()}
+    raise typer.Exit(run_engine_command(config, data_dir, owned[0].symbols, urls, shard=shard))
+
+
+@app.command()
+def risk(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    shards: Annotated[
+        Path | None, typer.Option(help="shards.yaml: accept reports from its shards only (shard-N)")
+    ] = None,
+) -> None:
+    """The firm-wide risk service: every shard reports to it; a breach of a firm limit kills them all."""
+    from tradestack.app.paper import run_risk_command
+    from tradestack.ops.config_check import parse_shards
+
+    names: frozenset[str] | None = None
+    if shards is not None:
+        plan, problems = parse_shards(shards.read_text(), str(shards))
+        if problems or not plan:
+            for problem in problems:
+                typer.echo(f"{problem.path}: {problem.message} ({problem.hint})", err=True)
+            typer.echo(f"{shards}: no shards", err=True)
+            raise typer.Exit(2)
+        names = frozenset(f"shard-{entry.index}" for entry in plan)
+    raise typer.Exit(run_risk_command(config, data_dir, names))
 
 
 @app.command()
 def connector(
-    venue: Annotated[str, typer.Option("--venue", "--exchange", help="the venue (binance)")] = "binance",
+    venue: Annotated[str, typer.Option("--venue", "--exchange", help="binance, okx or coinbase")] = "binance",
     config: ConfigOption = None,
     exchanges: Annotated[Path, typer.Option(help="exchanges.yaml: each venue's REST and stream URLs")] = Path(
         "exchanges.yaml"
@@ -107,20 +133,26 @@ def connector(
     duration: Annotated[float | None, typer.Option(help="stop after N seconds")] = None,
 ) -> None:
     """One venue's market data as its own process: books in sync, /metrics, /readyz. No keys, no orders."""
+    from pydantic import ValidationError
+
     from tradestack.app.connector import run_connector
+    from tradestack.app.venue_registry import for_venue
     from tradestack.config import ConfigError, load_settings, render_problems
     from tradestack.ops.config_check import parse_exchanges
 
     try:
-        settings = load_settings(config)
+        settings = for_venue(load_settings(config), venue)
     except ConfigError as error:
         typer.echo(render_problems(error.problems, source=str(config) if config else None), err=True)
+        raise typer.Exit(2) from None
+    except ValidationError as error:
+        typer.echo(f"--venue {venue}: {error.errors()[0]['msg']}", err=True)
         raise typer.Exit(2) from None
     venues, problems = parse_exchanges(exchanges.read_text(), str(exchanges))
     if problems or venue not in venues:
         for problem in problems:
             typer.echo(f"{problem.path}: {problem.message} ({problem.hint})", err=True)
-        typer.echo(f"{exchanges}: no {venue} venue (only binance is supported yet)", err=True)
+        typer.echo(f"{exchanges}: no {venue} venue", err=True)
         raise typer.Exit(2)
     raise typer.Exit(run_connector(settings, venues[venue].rest, venues[venue].stream, duration))
 
@@ -168,23 +200,37 @@ def validate_config(file: Annotated[Path, typer.Argument(help="YAML settings fil
     typer.echo(f"{file}: valid")
 
 
+FirmOption = Annotated[
+    bool, typer.Option("--firm", help="the firm risk service's latch (its data dir), not a shard's")
+]
+
+
 @kill_switch_app.command("status")
-def kill_switch_status(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+def kill_switch_status(
+    data_dir: DataDirOption = None, config: ConfigOption = None, firm: FirmOption = False
+) -> None:
     from tradestack.app.paper import kill_switch_state
 
-    engaged, reason = kill_switch_state(config, data_dir)
+    engaged, reason = kill_switch_state(config, data_dir, firm)
     typer.echo(f"engaged: {reason}" if engaged else "not engaged")
 
 
 @kill_switch_app.command("reset")
-def kill_switch_reset(data_dir: DataDirOption = None, config: ConfigOption = None) -> None:
+def kill_switch_reset(
+    data_dir: DataDirOption = None, config: ConfigOption = None, firm: FirmOption = False
+) -> None:
     """Release the latch after the cause is understood. Trading resumes on the next start."""
     from tradestack.app.paper import reset_kill_switch
 
-    typer.echo(reset_kill_switch(config, data_dir))
+    typer.echo(reset_kill_switch(config, data_dir, firm))
 
 
 def main() -> None:
+    import os
+
+    from tradestack.store import crash_points
+
+    crash_points.arm(os.environ.get(crash_points.ENV))  # the kill -9 battery only; unset: off
     app()
 
 

@@ -1,15 +1,20 @@
-"""The SQLite journal on a real file: durability settings, id blocks, records across a reopen."""
+"""The SQLite journal on a real file: durability settings (refused unless WAL + synchronous=FULL), id
+blocks, records across a reopen, and a torn last commit dropped while every acknowledged one survives."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tradestack.domain.events import Side
 from tradestack.domain.orders.state import Order, OrderStatus
 from tradestack.domain.positions import Fill
-from tradestack.store.sqlite import SqliteJournal
+from tradestack.store.sqlite import JournalDurabilityError, SqliteJournal
 
 
 def test_runs_in_wal_with_full_sync(tmp_path: Path) -> None:
@@ -57,3 +62,80 @@ def test_orders_fills_and_meta_survive_a_reopen(tmp_path: Path) -> None:
     assert [(o.client_id, o.status, o.filled) for o in state.orders] == [("ts1-1-0", OrderStatus.FILLED, 5)]
     assert state.fills == [fill]
     assert state.meta["kill_switch"] == "daily loss"
+
+
+def test_refuses_to_run_without_wal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an in-memory database cannot be put in WAL mode (it stays "memory"): the journal must refuse it
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: real_connect(":memory:", **kwargs))
+    with pytest.raises(JournalDurabilityError, match="journal_mode=memory"):
+        SqliteJournal(tmp_path / "journal.db")
+
+
+def test_refuses_to_run_without_full_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Downgraded(sqlite3.Connection):  # a build or a wrapper that quietly keeps synchronous=NORMAL
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            return super().execute(sql.replace("synchronous=FULL", "synchronous=NORMAL"), *args)
+
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(
+        sqlite3, "connect", lambda *args, **kwargs: real_connect(*args, factory=Downgraded, **kwargs)
+    )
+    with pytest.raises(JournalDurabilityError, match="synchronous=1"):
+        SqliteJournal(tmp_path / "journal.db")
+
+
+def _crash_image(journal: SqliteJournal, into: Path) -> Path:
+    """The files on disk as a kill -9 would leave them: database and WAL, no checkpoint, no close."""
+    into.mkdir()
+    for suffix in ("", "-wal"):
+        shutil.copyfile(f"{journal.path}{suffix}", into / f"journal.db{suffix}")
+    return into / "journal.db"
+
+
+def _two_commits(tmp_path: Path) -> tuple[SqliteJournal, Fill, Fill]:
+    journal = SqliteJournal(tmp_path / "live" / "journal.db")
+    acknowledged = Fill("BTCUSDT", 1, "ts1-1-0", Side.BUY, 100, 5, 0, "USDT", 1)
+    journal.record_fill(acknowledged)
+    journal.flush()  # committed and fsynced: acknowledged
+    last = Fill("BTCUSDT", 2, "ts1-1-1", Side.SELL, 101, 5, 0, "USDT", 2)
+    journal.record_fill(last)
+    journal.flush()
+    return journal, acknowledged, last
+
+
+@pytest.mark.parametrize("tear", ["truncated", "corrupted"])
+def test_a_torn_last_record_is_dropped_never_an_acknowledged_one(tmp_path: Path, tear: str) -> None:
+    journal, acknowledged, last = _two_commits(tmp_path)
+    image = _crash_image(journal, tmp_path / "crashed")
+    journal.close()
+    wal = Path(f"{image}-wal")
+    page_size = sqlite3.connect(image).execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(wal.read_bytes())
+    assert len(data) > 32 + 2 * (24 + page_size)  # frames are in the WAL, not checkpointed
+    if tear == "truncated":  # the last frame (the last commit's) only half written
+        data = data[: len(data) - page_size // 2]
+    else:  # written in full, but not what was meant: its checksum no longer matches
+        data[-page_size // 2] ^= 0xFF
+    wal.write_bytes(bytes(data))
+
+    recovered = SqliteJournal(image)
+    try:
+        state = recovered.load()
+        assert acknowledged in state.fills  # every commit before the torn one survives
+        assert last not in state.fills  # the torn commit is dropped whole, not half applied
+        assert recovered.reserve_block() == 1  # and the journal writes on from there
+        assert recovered._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        recovered.close()
+
+
+def test_an_untorn_image_keeps_every_acknowledged_record(tmp_path: Path) -> None:
+    journal, acknowledged, last = _two_commits(tmp_path)
+    image = _crash_image(journal, tmp_path / "crashed")
+    journal.close()
+    recovered = SqliteJournal(image)
+    try:
+        assert [acknowledged, last] == recovered.load().fills
+    finally:
+        recovered.close()

@@ -249,6 +249,23 @@ def test_loopback_http_host_and_missing_config_files_are_reported() -> None:
     assert any("unreachable from the kubelet" in m for m in messages)
 
 
+def test_shards_must_reach_the_firm_risk_service_the_manifests_run() -> None:
+    objects = copy.deepcopy(rendered("live"))
+    data = _config_map(objects)
+    settings = data["tradestack.yaml"]
+    data["tradestack.yaml"] = settings.replace("url: http://risk-engine:9491", "url: http://risk:9491")
+    assert any("no Service risk in the manifests" in p.message for p in check_rendered(objects))
+    data["tradestack.yaml"] = settings.replace("url: http://risk-engine:9491", "url: http://risk-engine:80")
+    assert any("has no port 80" in p.message for p in check_rendered(objects))
+    data["tradestack.yaml"] = settings.replace("  port: 9491\n", "  port: 9999\n")
+    problems = check_rendered(objects)
+    assert any("risk port 9491 but the settings serve on 9999" in p.message for p in problems)
+    data["tradestack.yaml"] = settings.replace("url: http://risk-engine:9491", "url: null")
+    problems = check_rendered(objects)
+    assert [p.path for p in problems] == ["tradestack.yaml: risk_service.url"]
+    assert "without the firm-wide limits" in problems[0].message
+
+
 def test_the_prometheus_rule_is_generated_from_the_monitoring_rules(objects: list[dict[str, Any]]) -> None:
     import yaml
 

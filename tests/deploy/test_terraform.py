@@ -209,6 +209,31 @@ def test_exchange_keys_use_a_rotating_customer_managed_key_and_rotate_within_30_
         assert env(name)["module"]["secrets"]["rotation_days"] <= 30
 
 
+def test_the_rotation_lambda_runs_our_package_with_addresses_only_in_its_environment() -> None:
+    function = resource("secrets", "aws_lambda_function", "rotation")
+    assert function["handler"] == "tradestack_rotation.handler"  # scripts/build_rotation_lambda.py
+    assert function["runtime"] == "python3.11"
+    variables = block(function, "environment")["variables"]
+    assert set(variables) == {
+        "SECRETS_MANAGER_ENDPOINT", "KEY_ADMIN", "KEY_ADMIN_URL",
+        "KEY_ADMIN_TOKEN_SECRET_ID", "KEY_IP_WHITELIST",
+    }  # fmt: skip
+    assert variables["KEY_ADMIN_TOKEN_SECRET_ID"] == "${aws_secretsmanager_secret.key_admin.name}"
+    statements = module("secrets")["data"]["aws_iam_policy_document"]["rotation"]["statement"]
+    readable = [
+        resource_name
+        for statement in statements
+        if "secretsmanager:GetSecretValue" in statement["actions"]
+        for resource_name in statement["resources"]
+    ]
+    assert sorted(readable) == [
+        "${aws_secretsmanager_secret.exchange_keys.arn}",
+        "${aws_secretsmanager_secret.key_admin.arn}",
+    ]
+    for name in ENVS:
+        assert env(name)["module"]["secrets"]["key_ip_whitelist"] == "${module.network.nat_public_ips}"
+
+
 def test_only_the_engines_service_account_may_assume_the_reading_role() -> None:
     assume = module("secrets")["data"]["aws_iam_policy_document"]["engine_assume"]
     statement = block(assume, "statement")

@@ -1,4 +1,5 @@
-"""`tradestack connector --venue binance`: a market-data process with books in sync and no keys."""
+"""`tradestack connector --venue binance|okx|coinbase`: a market-data process with books in sync and
+no keys, against the simulator speaking each venue's dialect."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ import pytest
 
 from conftest import eventually
 from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange
+from tradestack.venues.simulated_coinbase import (
+    CoinbaseSimConfig,
+    SimulatedCoinbaseExchange,
+    coinbase_symbols,
+)
+from tradestack.venues.simulated_okx.server import OkxSimConfig, SimulatedOkxExchange, okx_symbols
 
 pytestmark = pytest.mark.slow
 
@@ -28,17 +35,38 @@ def get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
+Simulator = SimulatedExchange | SimulatedOkxExchange | SimulatedCoinbaseExchange
+
+
+def simulator(venue: str) -> Simulator:
+    flow = FlowConfig(interval_ms=50)
+    if venue == "okx":
+        return SimulatedOkxExchange(OkxSimConfig(venue=SimConfig(symbols=okx_symbols(), flow=flow)))
+    if venue == "coinbase":
+        config = CoinbaseSimConfig(venue=SimConfig(symbols=coinbase_symbols(), flow=flow))
+        return SimulatedCoinbaseExchange(config)
+    return SimulatedExchange(SimConfig(flow=flow))
+
+
+SYMBOLS = {
+    "binance": ("BTCUSDT", "ETHUSDT"),
+    "okx": ("BTC-USDT", "ETH-USDT"),
+    "coinbase": ("BTC-USD", "ETH-USD"),
+}
+
+
 @pytest.mark.timeout(90)
-async def test_the_connector_syncs_books_and_reports_them(tmp_path: Path) -> None:
-    sim = SimulatedExchange(SimConfig(flow=FlowConfig(interval_ms=50)))
+@pytest.mark.parametrize("venue", ["binance", "okx", "coinbase"])
+async def test_the_connector_syncs_books_and_reports_them(tmp_path: Path, venue: str) -> None:
+    sim = simulator(venue)
     await asyncio.wait_for(sim.start(), 10)
+    ws_url = sim.public_ws_url if isinstance(sim, SimulatedOkxExchange) else sim.ws_url
     (tmp_path / "tradestack.yaml").write_text("http:\n  port: 0\n")
-    (tmp_path / "exchanges.yaml").write_text(
-        f"venues:\n  binance: {{rest: '{sim.rest_url}', stream: '{sim.ws_url}'}}\n"
-    )
+    urls = f"{{rest: '{sim.rest_url}', stream: '{ws_url}'}}"
+    (tmp_path / "exchanges.yaml").write_text(f"venues:\n  {venue}: {urls}\n")
     env = {k: v for k, v in os.environ.items() if not re.search(r"KEY|SECRET|PASSPHRASE", k)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tradestack.cli", "connector", "--venue", "binance",
+        sys.executable, "-m", "tradestack.cli", "connector", "--venue", venue,
         "--config", str(tmp_path / "tradestack.yaml"), "--exchanges", str(tmp_path / "exchanges.yaml"),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
@@ -58,8 +86,9 @@ async def test_the_connector_syncs_books_and_reports_them(tmp_path: Path) -> Non
         await eventually(ready, timeout=20, interval=0.1)
         status, text = await asyncio.to_thread(get, base + "/metrics")
         assert status == 200
-        assert re.search(r'trading_book_synced\{exchange="binance",symbol="BTCUSDT"\} 1\.0', text)
-        assert re.search(r'trading_market_data_age_seconds\{exchange="binance",symbol="ETHUSDT"\}', text)
+        first, second = SYMBOLS[venue]
+        assert f'trading_book_synced{{exchange="{venue}",symbol="{first}"}} 1.0' in text
+        assert f'trading_market_data_age_seconds{{exchange="{venue}",symbol="{second}"}}' in text
         assert sim.open_orders() == []  # market data only: it never trades
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0

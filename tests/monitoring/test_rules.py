@@ -18,9 +18,13 @@ from monitoring.support import (
     run,
 )
 from tradestack.domain.events import Side
+from tradestack.domain.risk.firm import FirmExposure, FirmLimits
+from tradestack.observability.firm_metrics import FirmRiskMetrics
 from tradestack.observability.metrics import Metrics
 from tradestack.ports import ManualClock
 from tradestack.security.hot_wallet import Holding, HotWallet, HotWalletCollector
+
+FIRM_LIMITS = FirmLimits({"BTC": 10}, {"USDT": 10}, {"USDT": 10})
 
 # The issue's alerts, by tier (plus TradestackTargetDown: every other alert is blind without it).
 PAGE = {
@@ -30,6 +34,7 @@ PAGE = {
     "TradingKillSwitchEngaged",
     "TradestackTargetDown",
     "TradestackHotWalletAboveCap",  # the security issue's hot-wallet cap
+    "TradingRiskServiceUnreachable",  # a shard without the firm risk service trades nothing
 }
 CHAT = {
     "TradingFillLatencyHigh",
@@ -38,6 +43,7 @@ CHAT = {
     "TradingMarketDataStale",
     "TradingBookResyncsHigh",
     "TradingReconnectStorm",
+    "FirmRiskLimitNear",
 }
 
 
@@ -65,10 +71,20 @@ def full_registry_exposition() -> str:
     exchange.observe_fill_latency_ns(2_000_000)
     metrics.observe_tick_to_order_ns(80_000)
     metrics.set_component_state("engine", "running")
+    metrics.set_process_health(0.002, 12, {"journal": 0, "commands_in_flight": 1})
     # the hot-wallet service exports its own gauges (a separate role with its own registry)
     wallet = HotWallet({"BTC": Holding(total=100 * 10**8, hot=4 * 10**8)})
     metrics.registry.register(HotWalletCollector(wallet))
-    return generate_latest(metrics.registry).decode()
+    metrics.set_risk_link_up("http://risk-engine:9491", True)
+    # the firm risk service's own registry (another process)
+    firm = FirmRiskMetrics()
+    firm.set_exposure(FirmExposure({"BTC": 1}, {"USDT": 1}, {"USDT": -1}), FIRM_LIMITS)
+    firm_only = [  # its trading_kill_switch_engaged is the engines' metric, exported above
+        line
+        for line in generate_latest(firm.registry).decode().splitlines(keepends=True)
+        if "trading_kill_switch_engaged" not in line
+    ]
+    return generate_latest(metrics.registry).decode() + "".join(firm_only)
 
 
 def test_promtool_accepts_the_rules() -> None:

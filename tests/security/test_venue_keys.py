@@ -11,19 +11,19 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from tradestack.app.rotation_lambda import SimVenueKeys
 from tradestack.domain.events import Side
 from tradestack.ports import SystemClock
 from tradestack.security.audit import RotationStep
 from tradestack.security.aws_secrets import AwsSecretsManagerStore, SecretsManagerClient
 from tradestack.security.key_permissions import KeyPolicy, UnsafeApiKey, enforce_key_policy
-from tradestack.security.rotation import RotationError, RotationHandler, rotate
-from tradestack.security.secrets import Secret
+from tradestack.security.rotation import RotationHandler, rotate
 from tradestack.venues._shared.errors import VenueRejected
 from tradestack.venues.binance.auth import HmacSigner
 from tradestack.venues.binance.key_permissions import BinanceKeyPermissions
 from tradestack.venues.binance.rest_gateway import BinanceRestGateway
+from tradestack.venues.sim_admin_client import SimKeyAdminClient, SimKeyAdminError
 from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange
-from tradestack.venues.simulated.key_admin import SimKeyAdminClient, SimKeyAdminError
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -48,31 +48,6 @@ async def gateway(exchange: SimulatedExchange, key: str, secret: str) -> AsyncIt
     ) as made:
         await made.sync_time()
         yield made
-
-
-class SimVenueKeys:
-    """The application's adapter of the sim's key admin to security.rotation.VenueKeyAdmin."""
-
-    def __init__(self, client: SimKeyAdminClient) -> None:
-        self.client = client
-
-    def create_key(self, label: str) -> tuple[str, Secret]:
-        api_key, secret = self.client.create_key(label)
-        return api_key, Secret(secret)
-
-    def enable_key(self, api_key: str) -> None:
-        self.client.enable_key(api_key)
-
-    def test_key(self, api_key: str, api_secret: Secret) -> None:
-        try:
-            restrictions = self.client.api_restrictions(api_key, api_secret.reveal())
-        except SimKeyAdminError as error:
-            raise RotationError(f"the pending key does not authenticate: {error}") from None
-        if restrictions["enableWithdrawals"] or not restrictions["enableSpotAndMarginTrading"]:
-            raise RotationError("the pending key's permissions are wrong")
-
-    def revoke_key(self, api_key: str) -> None:
-        self.client.revoke_key(api_key)
 
 
 async def _order(made: BinanceRestGateway, client_id: str) -> None:

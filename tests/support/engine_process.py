@@ -20,8 +20,13 @@ from tradestack.venues.simulated import SimulatedExchange
 class Engine:
     """The engine as a child process, with the venue's key in its data dir's secret store."""
 
-    def __init__(self, sim: SimulatedExchange, data_dir: Path) -> None:
+    def __init__(
+        self, sim: SimulatedExchange, data_dir: Path, rest_url: str | None = None, ws_url: str | None = None
+    ) -> None:
         self.sim = sim
+        # the venue's own endpoints unless given (a fault proxy in front of them, in the soak)
+        self.rest_url = rest_url or sim.rest_url
+        self.ws_url = ws_url or sim.ws_url
         self.data_dir = data_dir
         self.config = data_dir.parent / "engine.yaml"
         self.config.write_text("http:\n  port: 0\n")
@@ -33,14 +38,15 @@ class Engine:
         self.process: asyncio.subprocess.Process | None = None
         self.base_url = ""
 
-    async def start(self) -> float:
-        """Start and wait until /readyz answers 200; returns the seconds that took."""
+    async def start(self, wait_ready: bool = True) -> float:
+        """Start and wait until /readyz answers 200 (or only until it serves, when not wait_ready);
+        returns the seconds that took."""
         env = {k: v for k, v in os.environ.items() if not re.search(r"KEY|SECRET|PASSPHRASE", k)}
         started = time.monotonic()
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tradestack.cli", "paper", "--no-view",
             "--config", str(self.config), "--data-dir", str(self.data_dir),
-            "--venue-rest", self.sim.rest_url, "--venue-ws", self.sim.ws_url,
+            "--venue-rest", self.rest_url, "--venue-ws", self.ws_url,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
         )  # fmt: skip
         assert self.process.stderr is not None
@@ -54,7 +60,8 @@ class Engine:
                 self.base_url = match.group(1)
                 break
         asyncio.get_running_loop().create_task(self._drain_stderr())
-        await eventually(self.ready, timeout=15, interval=0.05)
+        if wait_ready:
+            await eventually(self.ready, timeout=15, interval=0.05)
         return time.monotonic() - started
 
     async def _drain_stderr(self) -> None:

@@ -30,6 +30,7 @@ whole frames. Data frames whose payload contains `match` (any when empty) are su
 * `WsDrop`: the frame is not forwarded.
 * `WsDuplicate`: the frame is forwarded twice.
 * `WsReorder`: the frame is held and forwarded right after the next matching frame (the two swap).
+* `WsRewrite`: the frame is replaced by what `rewrite(payload)` returns (inject, alter or drop frames).
 Each fires with `probability` (drawn from the proxy's seeded generator) until `count` frames were
 affected (None: no limit). `affected` counts what each toxic did.
 """
@@ -41,6 +42,7 @@ import contextlib
 import random
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
@@ -122,6 +124,24 @@ class WsDuplicate(FrameToxic):
 @dataclass
 class WsReorder(FrameToxic):
     pass
+
+
+@dataclass
+class WsRewrite(FrameToxic):
+    """The frame is replaced by the payloads `rewrite(payload)` returns, each sent as one unmasked TEXT
+    frame: `[bad, payload]` injects a frame before it, `[changed]` alters it, `[]` drops it."""
+
+    rewrite: Callable[[bytes], list[bytes]] = field(default=lambda payload: [payload])
+
+
+def server_text_frame(payload: bytes) -> bytes:
+    """One unmasked, final WebSocket TEXT frame (RFC 6455 section 5.2), as a server sends it."""
+    length = len(payload)
+    if length < 126:
+        return struct.pack("!BB", 0x81, length) + payload
+    if length < 65536:
+        return struct.pack("!BBH", 0x81, 126, length) + payload
+    return struct.pack("!BBQ", 0x81, 127, length) + payload
 
 
 _CHUNK = 65536
@@ -362,6 +382,9 @@ class _Link:
                     continue
                 if isinstance(toxic, WsDrop):
                     emit = []
+                    toxic.affected += 1
+                elif isinstance(toxic, WsRewrite):
+                    emit = [server_text_frame(rewritten) for rewritten in toxic.rewrite(payload)]
                     toxic.affected += 1
                 elif isinstance(toxic, WsDuplicate):
                     emit = [*emit, raw]

@@ -107,7 +107,7 @@ def test_settings_are_frozen() -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "path", "message_part", "hint_part"),
     [
-        ("venue: kraken\n", "venue", "unsupported venue 'kraken'; valid venues: binance", "binance"),
+        ("venue: kraken\n", "venue", "unsupported venue 'kraken'; valid venues: binance, okx, coin", "okx"),
         ("symbols: [btcusdt]\n", "symbols[0]", "must be uppercase", "write BTCUSDT"),
         ("symbols: []\n", "symbols", "no symbols", "at least one"),
         (

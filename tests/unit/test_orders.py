@@ -65,3 +65,41 @@ def test_final_report_removes_the_order_from_live() -> None:
     orders.apply(OrderReport(order.client_id, "BTCUSDT", OrderStatus.CANCELED, 42, 0, None, "", 1))
     assert list(orders.live("BTCUSDT")) == []
     assert orders.exposure("BTCUSDT", 0).open_sell == 0
+
+
+def test_finished_orders_beyond_the_retention_leave_memory_live_ones_never() -> None:
+    ids = ClientOrderIds("ts1", block_size=1_000)
+    ids.add_block(1)
+    manager = OrderManager(ids, retain_finished=3)
+    resting = manager.create("BTCUSDT", Side.BUY, 100, 1, 0, 0)
+    done = []
+    for n in range(10):
+        order = manager.create("BTCUSDT", Side.SELL, 200 + n, 1, 0, 0)
+        manager.set_status(order, OrderStatus.CANCELED)
+        done.append(order.client_id)
+    assert set(manager.orders) == {resting.client_id, *done[-3:]}  # the 3 most recent finished
+    assert manager.created == 11 and manager.orders_by_symbol == {"BTCUSDT": 11}
+    # a late report for a forgotten order still reaches positions through its fill
+    late = OrderReport(done[0], "BTCUSDT", OrderStatus.FILLED, None, 1, fill(77, done[0], 1), "", 0)
+    assert manager.apply(late).new_fill is not None
+
+
+def test_the_fill_window_bounds_memory_and_still_applies_each_fill_once() -> None:
+    manager = OrderManager(ClientOrderIds("ts1"), fill_window=100)
+    for trade_id in range(1_000):
+        assert manager.first_sight("BTCUSDT", trade_id)
+    assert len(manager.seen_fills()) <= 100
+    assert all(not manager.first_sight("BTCUSDT", trade_id) for trade_id in range(1_000))
+    assert manager.first_sight("BTCUSDT", 1_000) and manager.last_fill_id("BTCUSDT") == 1_000
+    assert manager.first_sight("ETHUSDT", 3)  # each symbol has its own window
+    assert manager.fills_by_symbol == {"BTCUSDT": 1_001, "ETHUSDT": 1}
+
+
+def test_recovery_starts_below_recent_fills_so_a_hole_under_the_highest_is_refetched() -> None:
+    manager = OrderManager(ClientOrderIds("ts1"))
+    assert manager.recovery_floor("BTCUSDT") is None
+    for trade_id in (120, 101, 99):  # journaled out of id order; 100 was lost in the crash
+        manager.first_sight("BTCUSDT", trade_id)
+    assert manager.last_fill_id("BTCUSDT") == 120
+    assert manager.recovery_floor("BTCUSDT") == 98  # refetch from 99: 100 comes back, the rest dedupe
+    assert manager.first_sight("BTCUSDT", 100) and not manager.first_sight("BTCUSDT", 101)

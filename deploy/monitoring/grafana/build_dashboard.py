@@ -227,6 +227,26 @@ def build() -> dict[str, Any]:
                 query("trading_position", "{{exchange}} {{symbol}}"),
             )
         )
+        .with_row(Row("Firm risk"))
+        .with_panel(
+            series(
+                "Firm limit usage",
+                "percentunit",
+                "Used fraction of each firm limit over all shards (FirmRiskLimitNear above 80%; "
+                "the firm kill switch latches beyond 100%).",
+                query("firm_risk_limit_usage_ratio", "{{limit}} {{asset}}"),
+            )
+        )
+        .with_panel(
+            series(
+                "Firm risk link and report age",
+                "s",
+                "Seconds since each shard last reported to the firm risk service, and each shard's link "
+                "(0: no verdict, the shard stopped trading; TradingRiskServiceUnreachable after 30 s).",
+                query("firm_risk_shard_report_age_seconds", "age {{shard}}"),
+                query("trading_risk_link_up", "link up {{instance}}"),
+            )
+        )
         .with_row(Row("Market data"))
         .with_panel(
             heatmap.Panel()

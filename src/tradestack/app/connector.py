@@ -15,21 +15,20 @@ import sys
 import structlog
 import uvloop
 
-from tradestack.app.runtime import EXCHANGE, FeedMetrics
+from tradestack.app.runtime import FeedMetrics
+from tradestack.app.venue_connector import Credentials, Endpoints, FeedTuning, MarketFeed
+from tradestack.app.venue_registry import connect
 from tradestack.config import Settings
 from tradestack.domain.events import TradePrint
 from tradestack.observability.http import HttpServer, Readiness
 from tradestack.observability.metrics import Metrics
 from tradestack.ports import SystemClock
-from tradestack.venues.binance.auth import HmacSigner
-from tradestack.venues.binance.book_sync import SyncState
-from tradestack.venues.binance.feed import BinanceMarketFeed, FeedSettings
-from tradestack.venues.binance.rest_gateway import BinanceRestGateway
+from tradestack.security.secrets import Secret
 
 log = structlog.get_logger("tradestack.connector")
 
-# public market-data endpoints are not signed; the gateway's signer is never used here
-_NO_KEY = HmacSigner("public-endpoints-only", "unused")
+# public market-data endpoints are not signed; the signers are built but never used here
+_PUBLIC_ONLY = Credentials(Secret("public-endpoints-only"), Secret("AAAA"), Secret("unused"))
 
 
 def run_connector(settings: Settings, rest_url: str, ws_url: str, duration: float | None = None) -> int:
@@ -39,34 +38,30 @@ def run_connector(settings: Settings, rest_url: str, ws_url: str, duration: floa
 async def _connector(settings: Settings, rest_url: str, ws_url: str, duration: float | None) -> int:
     clock = SystemClock()
     metrics = Metrics(clock)
-    gateway = BinanceRestGateway(_NO_KEY, clock=clock, base_url=rest_url, order_connections=0)
-    feed: BinanceMarketFeed | None = None
+    venue = settings.venue
+    connector = connect(venue, Endpoints(rest_url, ws_url), _PUBLIC_ONLY, clock)
+    feed: MarketFeed | None = None
 
     def readiness() -> Readiness:
         if feed is None:
             return Readiness({"market_data": "not started"})
         return Readiness(
-            {
-                f"book:{s}": sync.state.value
-                for s, sync in feed.syncs.items()
-                if sync.state is not SyncState.SYNCED
-            }
+            {f"book:{s}": sync.state.value for s, sync in feed.syncs.items() if sync.state.value != "synced"}
         )
 
     http = HttpServer(metrics.registry, readiness, host=settings.http.host, port=settings.http.port)
     await http.start()
-    await gateway.start()
     try:
-        info = await gateway.exchange_info(list(settings.symbols))
-        instruments = {s.symbol: s.instrument(EXCHANGE) for s in info.symbols if s.symbol in settings.symbols}
+        await connector.start()
+        instruments = await connector.instruments(list(settings.symbols))
         missing = sorted(set(settings.symbols) - set(instruments))
         if missing:
             print(
                 f"the venue does not list {', '.join(missing)}: fix `symbols` in the config", file=sys.stderr
             )
             return 2
-        feed_settings = settings.feed
-        observer = FeedMetrics(metrics, list(instruments))
+        tuning = settings.feed
+        observer = FeedMetrics(metrics, list(instruments), venue)
 
         def on_book(symbol: str, book: object, synced: bool, ts_recv: int) -> None:
             observer.synced(symbol, synced)
@@ -74,26 +69,23 @@ async def _connector(settings: Settings, rest_url: str, ws_url: str, duration: f
         def on_trade(trade: TradePrint) -> None:
             return None
 
-        feed = BinanceMarketFeed(
-            ws_url,
+        feed = connector.market_feed(
             instruments,
-            gateway,
-            clock,
             on_book,
             on_trade,
-            FeedSettings(
-                staleness_s=feed_settings.staleness_seconds,
-                ping_idle_s=feed_settings.ping_interval_seconds,
-                pong_timeout_s=feed_settings.pong_timeout_seconds,
-                backoff_initial_s=feed_settings.backoff_initial_seconds,
-                backoff_max_s=feed_settings.backoff_max_seconds,
-                snapshot_limit=feed_settings.snapshot_limit,
+            FeedTuning(
+                staleness_s=tuning.staleness_seconds,
+                ping_idle_s=tuning.ping_interval_seconds,
+                pong_timeout_s=tuning.pong_timeout_seconds,
+                backoff_initial_s=tuning.backoff_initial_seconds,
+                backoff_max_s=tuning.backoff_max_seconds,
+                snapshot_limit=tuning.snapshot_limit,
             ),
-            observer=observer,
+            observer,
         )
         await feed.start()
         running = feed.session
-        stream = metrics.for_stream(EXCHANGE, "market")
+        stream = metrics.for_stream(venue, "market")
 
         async def connection_state() -> None:
             while True:
@@ -113,5 +105,5 @@ async def _connector(settings: Settings, rest_url: str, ws_url: str, duration: f
     finally:
         if feed is not None:
             await feed.stop()
-        await gateway.close()
+        await connector.close()
         await http.stop()

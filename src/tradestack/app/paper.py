@@ -9,18 +9,23 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 import uvloop
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from tradestack.app import risk_service
 from tradestack.app.journal_state import KILL_SWITCH, journal_path
-from tradestack.app.runtime import Endpoints, StartupError, TradingRuntime
+from tradestack.app.runtime import StartupError, TradingRuntime
+from tradestack.app.venue_connector import Credentials, Endpoints
+from tradestack.app.venue_registry import PASSPHRASE_VENUES, for_venue
 from tradestack.app.view import percentiles_ms, render
 from tradestack.config import ConfigError, Settings, load_settings, render_problems
 from tradestack.observability.logging import configure_logging, log_file_path
@@ -43,7 +48,19 @@ from tradestack.security.secrets import (
     check_environment,
 )
 from tradestack.store.sqlite import SqliteJournal
-from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange, default_symbols
+from tradestack.venues.simulated import (
+    FlowConfig,
+    SimConfig,
+    SimulatedExchange,
+    SymbolConfig,
+    default_symbols,
+)
+from tradestack.venues.simulated_coinbase import (
+    CoinbaseSimConfig,
+    SimulatedCoinbaseExchange,
+    coinbase_symbols,
+)
+from tradestack.venues.simulated_okx.server import OkxSimConfig, SimulatedOkxExchange, okx_symbols
 
 log = structlog.get_logger("tradestack.paper")
 
@@ -74,9 +91,11 @@ def _prepare(config: Path | None, data_dir: Path | None) -> Settings | int:
     return settings
 
 
-def simulator_config(settings: Settings, port: int = 0) -> SimConfig:
+def simulator_config(
+    settings: Settings, port: int = 0, listed: tuple[SymbolConfig, ...] | None = None
+) -> SimConfig:
     """The simulator from settings: the known symbols' filters, with the configured start prices."""
-    known = {symbol.symbol: symbol for symbol in default_symbols()}
+    known = {symbol.symbol: symbol for symbol in (default_symbols() if listed is None else listed)}
     unknown = [symbol for symbol in settings.symbols if symbol not in known]
     if unknown:
         raise StartupError(f"the simulator lists {', '.join(sorted(known))}; it has no {', '.join(unknown)}")
@@ -96,10 +115,17 @@ def run_paper_command(
     venue_ws: str | None,
     view: bool,
     http_port: int | None = None,
+    venue: str | None = None,
 ) -> int:
     prepared = _prepare(config, data_dir)
     if isinstance(prepared, int):
         return prepared
+    if venue is not None:
+        try:
+            prepared = for_venue(prepared, venue)
+        except ValidationError as error:
+            print(f"--venue {venue}: {error.errors()[0]['msg']}", file=sys.stderr)
+            return 2
     if (venue_rest is None) != (venue_ws is None):
         print("give both --venue-rest and --venue-ws, or neither (built-in simulator)", file=sys.stderr)
         return 2
@@ -122,22 +148,17 @@ async def _paper(
     venue_ws: str | None,
     view: bool,
     http_port: int | None,
+    shard: str = "paper",
 ) -> int:
     clock = SystemClock()
     store = FileSecretStore(settings.secrets_path)
-    sim: SimulatedExchange | None = None
+    sim: _Simulator | None = None
     if venue_rest is None or venue_ws is None:
         try:
-            sim_config = simulator_config(settings)
+            sim, endpoints = await _start_simulator(settings, clock, store)
         except StartupError as error:
             print(f"cannot start: {error}", file=sys.stderr)
             return 2
-        sim = SimulatedExchange(sim_config, clock)
-        await sim.start()
-        key, secret = sim.create_api_key(ip_whitelist=("127.0.0.1",))
-        store.put(API_KEY, Secret(key))
-        store.put(API_SECRET, Secret(secret))
-        endpoints = Endpoints(sim.rest_url, sim.ws_url)
     else:
         endpoints = Endpoints(venue_rest, venue_ws)
     audit = open_audit(settings, store)
@@ -146,19 +167,20 @@ async def _paper(
     )
     # the built-in simulator's key is in the file store; an external venue's is where the config says
     source = credentials_source(settings, store, audit, built_in_simulator=sim is not None)
-    api_key, api_secret = source(False)
-    audit.record(SecretAccessed(API_KEY, settings.secrets.store, "trading"))
-    audit.record(SecretAccessed(API_SECRET, settings.secrets.store, "trading"))
-    runtime = TradingRuntime(
-        settings,
-        endpoints,
-        api_key,
-        api_secret,
-        clock,
-        http_port,
-        audit,
-        credentials=source,
-    )
+    credentials = source(False)
+    for name in secret_names(settings.venue):
+        if name is not None:
+            audit.record(SecretAccessed(name, settings.secrets.store, "trading"))
+    try:
+        runtime = TradingRuntime(
+            settings, endpoints, credentials, clock, http_port, audit, credentials_source=source, shard=shard
+        )
+    except ValueError as error:  # e.g. a key without the passphrase its venue needs
+        print(f"cannot start: {error}", file=sys.stderr)
+        if sim is not None:
+            await sim.stop()
+        audit.close()
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -206,10 +228,8 @@ def summary(runtime: TradingRuntime) -> Table:
     drift = runtime.drift()
     for symbol, inst in engine.instruments.items():
         position = engine.positions[symbol]
-        fills = sum(
-            1 for order in engine.orders.orders.values() if order.symbol == symbol for _ in order.trade_ids
-        )
-        orders = sum(1 for order in engine.orders.orders.values() if order.symbol == symbol)
+        fills = engine.orders.fills_by_symbol.get(symbol, 0)
+        orders = engine.orders.orders_by_symbol.get(symbol, 0)
         table.add_row(
             symbol,
             inst.size_text(position.size),
@@ -234,14 +254,18 @@ def run_engine_command(
     config: Path | None,
     data_dir: Path | None,
     symbols: tuple[str, ...],
-    rest_url: str,
-    ws_url: str,
+    venues: Mapping[str, tuple[str, str]],  # venue -> (REST URL, stream URL) from exchanges.yaml
     shard: int = 0,
 ) -> int:
     """One trading shard against a real venue: the shard's symbols, keys from the secret store."""
     prepared = _prepare(config, data_dir)
     if isinstance(prepared, int):
         return prepared
+    endpoints = venues.get(prepared.venue)
+    if endpoints is None:
+        print(f"exchanges.yaml has no {prepared.venue} venue (the config's `venue`)", file=sys.stderr)
+        return 2
+    rest_url, ws_url = endpoints
     unknown = sorted(set(symbols) - set(prepared.symbols))
     if unknown:
         print(f"shard symbols {', '.join(unknown)} are not in the config's symbols", file=sys.stderr)
@@ -252,7 +276,9 @@ def run_engine_command(
     )
     structlog.contextvars.bind_contextvars(shard=shard)  # every log line of this process names its shard
     try:
-        return uvloop.run(_paper(settings, config or "embedded", None, rest_url, ws_url, False, None))
+        return uvloop.run(
+            _paper(settings, config or "embedded", None, rest_url, ws_url, False, None, f"shard-{shard}")
+        )
     finally:
         handle.close()
 
@@ -287,16 +313,86 @@ async def _sim(settings: Settings, port: int) -> int:
     return 0
 
 
+def run_risk_command(config: Path | None, data_dir: Path | None, shards: frozenset[str] | None = None) -> int:
+    """The firm-wide risk service (app/risk_service.py) until SIGINT or SIGTERM."""
+    prepared = _prepare(config, data_dir)
+    if isinstance(prepared, int):
+        return prepared
+    handle = configure_logging(
+        redactor=redact_secrets, log_file=log_file_path(prepared.data_dir), to_stderr=True
+    )
+    audit = open_audit(prepared, FileSecretStore(prepared.secrets_path))
+    audit.record(
+        ConfigLoaded(
+            str(config or "embedded"), hashlib.sha256(prepared.model_dump_json().encode()).hexdigest()
+        )
+    )
+    try:
+        return uvloop.run(risk_service.serve(prepared, SystemClock(), audit, shards))
+    finally:
+        audit.close()
+        handle.close()
+
+
+class _Simulator(Protocol):
+    async def stop(self) -> None: ...
+
+
+async def _start_simulator(
+    settings: Settings, clock: SystemClock, store: FileSecretStore
+) -> tuple[_Simulator, Endpoints]:
+    """The built-in simulated exchange speaking the configured venue's dialect, its key in the store."""
+    key_name, secret_name, passphrase_name = secret_names(settings.venue)
+    if settings.venue == "okx":
+        venue_config = simulator_config(settings, listed=okx_symbols())
+        okx = SimulatedOkxExchange(OkxSimConfig(venue=venue_config), clock)
+        await okx.start()
+        key = okx.create_api_key(ip=("127.0.0.1",))
+        store.put(key_name, Secret(key.api_key))
+        store.put(secret_name, Secret(key.secret))
+        if passphrase_name is not None:
+            store.put(passphrase_name, Secret(key.passphrase))
+        return okx, Endpoints(okx.rest_url, okx.public_ws_url, okx.private_ws_url)
+    if settings.venue == "coinbase":
+        venue_config = simulator_config(settings, listed=coinbase_symbols())
+        coinbase = SimulatedCoinbaseExchange(CoinbaseSimConfig(venue=venue_config), clock)
+        await coinbase.start()
+        made = coinbase.create_api_key()
+        store.put(key_name, Secret(made.api_key))
+        store.put(secret_name, Secret(made.secret))
+        if passphrase_name is not None:
+            store.put(passphrase_name, Secret(made.passphrase))
+        return coinbase, Endpoints(coinbase.rest_url, coinbase.ws_url)
+    sim = SimulatedExchange(simulator_config(settings), clock)
+    await sim.start()
+    api_key, secret = sim.create_api_key(ip_whitelist=("127.0.0.1",))
+    store.put(key_name, Secret(api_key))
+    store.put(secret_name, Secret(secret))
+    return sim, Endpoints(sim.rest_url, sim.ws_url)
+
+
+def secret_names(venue: str) -> tuple[str, str, str | None]:
+    """The file store's names of a venue's key, secret and (where it has one) passphrase."""
+    passphrase = f"{venue}/passphrase" if venue in PASSPHRASE_VENUES else None
+    return f"{venue}/api_key", f"{venue}/api_secret", passphrase
+
+
 def credentials_source(
     settings: Settings, store: FileSecretStore, audit: AuditLog, built_in_simulator: bool = False
-) -> Callable[[bool], tuple[Secret, Secret]]:
+) -> Callable[[bool], Credentials]:
     """Where the trading key comes from: the data dir's file store, or AWS Secrets Manager.
 
     The callable takes `force`: after an authentication failure the AWS cache is dropped at once.
     """
     config = settings.secrets
+    key_name, secret_name, passphrase_name = secret_names(settings.venue)
     if config.store == "file" or built_in_simulator:
-        return lambda force: (store.get(API_KEY), store.get(API_SECRET))
+
+        def from_file(force: bool) -> Credentials:
+            passphrase = store.get(passphrase_name) if passphrase_name is not None else None
+            return Credentials(store.get(key_name), store.get(secret_name), passphrase)
+
+        return from_file
     aws = AwsSecretsManagerStore(
         aws_client(config.aws_region, endpoint_url=config.aws_endpoint_url),
         refresh_interval_s=config.refresh_interval_seconds,
@@ -306,11 +402,12 @@ def credentials_source(
         ),
     )
 
-    def from_aws(force: bool) -> tuple[Secret, Secret]:
+    def from_aws(force: bool) -> Credentials:
         if force:
             aws.refresh(config.aws_secret_id)
         fields = aws.get_fields(config.aws_secret_id)
-        return fields["api_key"], fields["api_secret"]
+        passphrase = fields.get("passphrase") if passphrase_name is not None else None
+        return Credentials(fields["api_key"], fields["api_secret"], passphrase)
 
     return from_aws
 
@@ -325,8 +422,11 @@ def open_audit(settings: Settings, store: FileSecretStore) -> AuditLog:
     return AuditLog(default_sinks(settings.data_dir), key)
 
 
-def kill_switch_state(config: Path | None, data_dir: Path | None) -> tuple[bool, str]:
+def kill_switch_state(config: Path | None, data_dir: Path | None, firm: bool = False) -> tuple[bool, str]:
     settings = _settings(config, data_dir)
+    if firm:
+        reason = risk_service.firm_kill_switch_state(settings)
+        return bool(reason), reason
     path = journal_path(settings.data_dir)
     if not path.exists():
         return False, ""
@@ -338,19 +438,25 @@ def kill_switch_state(config: Path | None, data_dir: Path | None) -> tuple[bool,
     return bool(reason), reason
 
 
-def reset_kill_switch(config: Path | None, data_dir: Path | None) -> str:
+def reset_kill_switch(config: Path | None, data_dir: Path | None, firm: bool = False) -> str:
     settings = _settings(config, data_dir)
-    engaged, reason = kill_switch_state(config, data_dir)
+    engaged, reason = kill_switch_state(config, data_dir, firm)
     if not engaged:
-        return "kill switch was not engaged"
-    journal = SqliteJournal(journal_path(settings.data_dir))
-    try:
-        journal.put_meta_sync(KILL_SWITCH, "")
-    finally:
-        journal.close()
+        return f"{'firm ' if firm else ''}kill switch was not engaged"
+    if firm:
+        message = risk_service.reset_firm_kill_switch(settings)
+    else:
+        journal = SqliteJournal(journal_path(settings.data_dir))
+        try:
+            journal.put_meta_sync(KILL_SWITCH, "")
+        finally:
+            journal.close()
+        message = f"kill switch reset (was: {reason}); trading resumes on the next start"
     handle = configure_logging(
         redactor=redact_secrets, log_file=log_file_path(settings.data_dir), to_stderr=False
     )
-    structlog.get_logger("tradestack.audit").warning("kill switch reset by operator", was=reason)
+    structlog.get_logger("tradestack.audit").warning(
+        "kill switch reset by operator", was=reason, scope="firm" if firm else "shard"
+    )
     handle.close()
-    return f"kill switch reset (was: {reason}); trading resumes on the next start"
+    return message

@@ -114,8 +114,8 @@ async def recover_fills(engine: Engine, venue: TradingVenue, floors: Mapping[str
 async def _fills(
     engine: Engine, venue: TradingVenue, symbol: str, floor: int, report: ReconcileReport
 ) -> None:
-    known = [trade_id for (sym, trade_id) in engine.orders.seen_fills() if sym == symbol]
-    last = max([*known, floor])
+    seen = engine.orders.recovery_floor(symbol)
+    last = max(floor, -1 if seen is None else seen)
     from_id = last + 1 if last >= 0 else None
     by_venue_id = {o.venue_order_id: o.client_id for o in engine.orders.orders.values() if o.venue_order_id}
     for fill, venue_order_id in await venue.fills(symbol, from_id):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,18 @@ from aiohttp import web
 from tradestack.app.journal_state import open_for_account, restore, set_baseline, trade_floor_key
 from tradestack.app.observer import MetricsObserver
 from tradestack.app.reconcile import ReconcileReport, drift_by_symbol, reconcile, recover_fills
+from tradestack.app.risk_link import RiskLink
 from tradestack.app.trader import Trader
+from tradestack.app.venue_connector import (
+    Credentials,
+    Endpoints,
+    FeedTuning,
+    MarketFeed,
+    UserStream,
+    VenueConnector,
+    VenueTrading,
+)
+from tradestack.app.venue_registry import connect
 from tradestack.app.view import SymbolRow, ViewModel, percentiles_ms
 from tradestack.config import Settings
 from tradestack.domain.book.order_book import OrderBook
@@ -26,9 +36,9 @@ from tradestack.domain.instruments import Instrument, format_fixed, pow10
 from tradestack.domain.orders.client_ids import ClientOrderIds
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.reports import OrderReport
-from tradestack.domain.orders.state import OrderStatus
 from tradestack.domain.positions import ASSET_SCALE
 from tradestack.domain.risk.engine import KillSwitch, RiskEngine
+from tradestack.domain.risk.firm import ShardReport, Verdict, shard_report
 from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
 from tradestack.engine.commands import Cancel, CancelAll, Command, Submit
 from tradestack.engine.core import Engine
@@ -52,38 +62,23 @@ from tradestack.security.audit import (
     OrderSubmitted,
     SecretAccessed,
 )
-from tradestack.security.key_permissions import KeyPolicy, UnsafeApiKey, enforce_key_policy
-from tradestack.security.secrets import Secret
+from tradestack.security.key_permissions import KeyPolicy, UnsafeApiKey
 from tradestack.store.sqlite import SqliteJournal
 from tradestack.strategies.market_maker import MarketMaker, MarketMakerParams
-from tradestack.venues._shared.rate_limit import RateLimiter
+from tradestack.venues._shared.errors import VenueError
 from tradestack.venues._shared.ws_session import SessionState, WsSession
-from tradestack.venues.binance.auth import HmacSigner
-from tradestack.venues.binance.feed import BinanceMarketFeed, FeedObserver, FeedSettings
-from tradestack.venues.binance.key_permissions import BinanceKeyPermissions
-from tradestack.venues.binance.rest_gateway import (
-    BinanceRestGateway,
-    RequestTiming,
-    limits_from_exchange_info,
-)
-from tradestack.venues.binance.trading import BinanceTrading
-from tradestack.venues.binance.user_messages import Balances
-from tradestack.venues.binance.user_stream import BinanceUserStream
 
 log = structlog.get_logger("tradestack.runtime")
 
-EXCHANGE = "binance"
+EXCHANGE = "binance"  # the venue of `tradestack connector` (market data only)
 CLIENT_ID_PREFIX = "ts1"
+FINAL_FILLS_TIMEOUT_S = 5.0
+BALANCE_POLL_TICKS = 5  # housekeeping ticks (1 s) between REST balance polls, where the venue needs them
+__all__ = ["Endpoints", "StartupError", "TradingRuntime"]
 
 
 class StartupError(RuntimeError):
     """The process cannot start trading; the message says why and what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoints:
-    rest_url: str
-    ws_url: str
 
 
 def _units(value: Decimal, scale: int) -> int:
@@ -123,14 +118,17 @@ def market_maker_params(settings: Settings, instruments: Mapping[str, Instrument
     )
 
 
-def _credential_digest(api_key: Secret, api_secret: Secret) -> bytes:
-    return hashlib.sha256(api_key.reveal().encode() + b"\0" + api_secret.reveal().encode()).digest()
+def _credential_digest(credentials: Credentials) -> bytes:
+    parts = (credentials.api_key, credentials.api_secret, credentials.passphrase)
+    return hashlib.sha256(b"\0".join(p.reveal().encode() for p in parts if p is not None)).digest()
 
 
-class FeedMetrics(FeedObserver):
-    def __init__(self, metrics: Metrics, symbols: list[str]) -> None:
-        self.exchange = metrics.for_exchange(EXCHANGE)
-        self.symbols = {symbol: metrics.for_symbol(EXCHANGE, symbol) for symbol in symbols}
+class FeedMetrics:
+    """A feed's observer hooks, bound to one venue's metrics."""
+
+    def __init__(self, metrics: Metrics, symbols: list[str], exchange: str = EXCHANGE) -> None:
+        self.exchange = metrics.for_exchange(exchange)
+        self.symbols = {symbol: metrics.for_symbol(exchange, symbol) for symbol in symbols}
 
     def market_data(self, symbol: str, ts_recv: int) -> None:
         self.symbols[symbol].market_data_received(ts_recv)
@@ -156,16 +154,18 @@ class TradingRuntime:
         self,
         settings: Settings,
         endpoints: Endpoints,
-        api_key: Secret,
-        api_secret: Secret,
+        credentials: Credentials,
         clock: Clock,
         http_port: int | None = None,
         audit: AuditLog | None = None,
-        credentials: Callable[[bool], tuple[Secret, Secret]] | None = None,
+        credentials_source: Callable[[bool], Credentials] | None = None,
+        shard: str = "paper",
     ) -> None:
         self.settings = settings
+        self.shard = shard  # this process's name at the firm risk service
         self.audit = audit
-        self._credentials = credentials  # re-read to pick up a rotated key
+        self._credentials = credentials_source  # re-read to pick up a rotated key
+        self.venue_name = settings.venue
         self.endpoints = endpoints
         self.clock = clock
         self.data_dir = Path(settings.data_dir)
@@ -176,13 +176,9 @@ class TradingRuntime:
             host=settings.http.host,
             port=settings.http.port if http_port is None else http_port,
         )
-        self._signer = HmacSigner(api_key.reveal(), api_secret.reveal())
-        self._credentials_in_use = _credential_digest(api_key, api_secret)
-        self.gateway = BinanceRestGateway(
-            self._signer,
-            clock=clock,
-            base_url=endpoints.rest_url,
-            on_timing=self._on_timing,
+        self._credentials_in_use = _credential_digest(credentials)
+        self.connector: VenueConnector = connect(
+            settings.venue, endpoints, credentials, clock, on_order_written=self._on_order_written
         )
         self.reconciled = False
         self.draining = False
@@ -193,10 +189,13 @@ class TradingRuntime:
         self._tick_start: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._journal: SqliteJournal | None = None
-        self._feed: BinanceMarketFeed | None = None
-        self._user: BinanceUserStream | None = None
+        self._feed: MarketFeed | None = None
+        self._user: UserStream | None = None
+        self._venue: VenueTrading | None = None
         self._engine: Engine | None = None
         self._trader: Trader | None = None
+        self._risk_link: RiskLink | None = None
+        self._risk_allows = settings.risk_service.url is None  # no service: own limits alone
 
     # -- typed accessors for what exists only after start() -----------------------------------------
     @property
@@ -210,7 +209,7 @@ class TradingRuntime:
         return self._trader
 
     @property
-    def feed(self) -> BinanceMarketFeed:
+    def feed(self) -> MarketFeed:
         assert self._feed is not None, "start() first"
         return self._feed
 
@@ -219,21 +218,17 @@ class TradingRuntime:
         self.metrics.set_component_state("engine", "starting")
         self._install_monitoring()
         await self.http.start()
-        await self.gateway.start()
-        await self.gateway.sync_time()
+        name = self.venue_name
+        await self.connector.start()
         await self._check_key()
-        self.metrics.set_api_key(EXCHANGE, self.gateway.api_key_fingerprint)
-        info = await self.gateway.exchange_info(list(self.settings.symbols))
-        self.gateway.limiter = RateLimiter(limits_from_exchange_info(info.rate_limits))
-        instruments = {
-            s.symbol: s.instrument(EXCHANGE) for s in info.symbols if s.symbol in self.settings.symbols
-        }
+        self.metrics.set_api_key(name, self.connector.api_key_fingerprint)
+        instruments = await self.connector.instruments(list(self.settings.symbols))
         missing = sorted(set(self.settings.symbols) - set(instruments))
         if missing:
             raise StartupError(f"the venue does not list {', '.join(missing)}: fix `symbols` in the config")
-        venue = BinanceTrading(self.gateway, instruments)
+        venue = self.connector.trading(instruments)
         account = await venue.account_id()
-        journal, fresh = open_for_account(self.data_dir, f"{EXCHANGE}:{account}")
+        journal, fresh = open_for_account(self.data_dir, f"{name}:{account}")
         self._journal = journal
         ids = ClientOrderIds(CLIENT_ID_PREFIX)
         ids.add_block(journal.reserve_block())
@@ -244,7 +239,7 @@ class TradingRuntime:
             OrderManager(ids),
             journal,
             self.clock,
-            MetricsObserver(self.metrics, EXCHANGE, list(instruments), self.audit),
+            MetricsObserver(self.metrics, name, list(instruments), self.audit),
         )
         self._engine = engine
         restore(engine, journal)
@@ -259,33 +254,27 @@ class TradingRuntime:
             on_auth_failure=self.refresh_credentials,
         )
         self._venue = venue
-        feed_settings = self.settings.feed
-        self._feed = BinanceMarketFeed(
-            self.endpoints.ws_url,
+        feed = self.settings.feed
+        self._feed = self.connector.market_feed(
             instruments,
-            self.gateway,
-            self.clock,
             self._on_book,
             self._on_trade,
-            FeedSettings(
-                staleness_s=feed_settings.staleness_seconds,
-                ping_idle_s=feed_settings.ping_interval_seconds,
-                pong_timeout_s=feed_settings.pong_timeout_seconds,
-                backoff_initial_s=feed_settings.backoff_initial_seconds,
-                backoff_max_s=feed_settings.backoff_max_seconds,
-                snapshot_limit=feed_settings.snapshot_limit,
+            FeedTuning(
+                staleness_s=feed.staleness_seconds,
+                ping_idle_s=feed.ping_interval_seconds,
+                pong_timeout_s=feed.pong_timeout_seconds,
+                backoff_initial_s=feed.backoff_initial_seconds,
+                backoff_max_s=feed.backoff_max_seconds,
+                snapshot_limit=feed.snapshot_limit,
             ),
-            observer=FeedMetrics(self.metrics, list(instruments)),
+            FeedMetrics(self.metrics, list(instruments), name),
         )
-        self._user = BinanceUserStream(
-            self.endpoints.ws_url,
-            self.gateway,
+        self._user = self.connector.user_stream(
             instruments,
-            self.clock,
             self._on_report,
             self._on_balances,
             self._on_user_reconnected,
-            on_malformed=self.metrics.for_exchange(EXCHANGE).message_malformed,
+            self.metrics.for_exchange(name).message_malformed,
         )
         await self._user.start()  # before reconciling, so nothing that happens after it is missed
         floors = await self._trade_floors(venue, fresh)
@@ -300,7 +289,8 @@ class TradingRuntime:
             self._spawn(self.trader.resolve(order))
         self._update_drift()
         self.reconciled = True
-        engine.trading_enabled = True
+        self._start_risk_link()
+        self._update_trading_gate()
         await self._feed.start()
         self._spawn(self._housekeeping())
         self.metrics.set_component_state("engine", "running")
@@ -313,13 +303,14 @@ class TradingRuntime:
             if cancel_open_orders and self._trader is not None:
                 self._trader.execute(CancelAll(symbol, "shutdown") for symbol in self._engine.instruments)
                 await self._trader.drain()
+                await self._final_fills()
         for task in list(self._tasks):
             task.cancel()
         if self._feed is not None:
             await self._feed.stop()
         if self._user is not None:
             await self._user.stop()
-        await self.gateway.close()
+        await self.connector.close()
         await self.http.stop()
         if self._journal is not None:
             self._journal.close()
@@ -333,29 +324,31 @@ class TradingRuntime:
         if self._credentials is None:
             return False
         try:
-            api_key, api_secret = self._credentials(force)
+            credentials = self._credentials(force)
         except Exception as error:  # a store that cannot be read now keeps the current key
             log.warning("secret store unreadable; keeping the current key", error=type(error).__name__)
             return False
-        digest = _credential_digest(api_key, api_secret)
+        digest = _credential_digest(credentials)
         if digest == self._credentials_in_use:
             return False
         self._credentials_in_use = digest
-        self._signer = HmacSigner(api_key.reveal(), api_secret.reveal())
-        self.gateway.set_signer(self._signer)
-        fingerprint = self.gateway.api_key_fingerprint
-        self.metrics.set_api_key(EXCHANGE, fingerprint)
+        self.connector.use_credentials(credentials)
+        fingerprint = self.connector.api_key_fingerprint
+        self.metrics.set_api_key(self.venue_name, fingerprint)
         if self.audit is not None:
-            self.audit.record(SecretAccessed("binance/api_key", "file", "rotation", fingerprint))
+            self.audit.record(
+                SecretAccessed(
+                    f"{self.venue_name}/api_key", self.settings.secrets.store, "rotation", fingerprint
+                )
+            )
         log.warning("API key rotated in the secret store: signing with the new key", fingerprint=fingerprint)
         return True
 
     async def _check_key(self) -> None:
         """Refuse a key that can withdraw, or lacks an IP whitelist when the config requires one."""
-        source = BinanceKeyPermissions(self._signer, self.endpoints.rest_url, self.gateway.venue_time_ns)
         policy = KeyPolicy(require_ip_whitelist=self.settings.security.require_ip_whitelist)
         try:
-            await enforce_key_policy(source, policy, EXCHANGE)
+            await self.connector.check_key(policy)
         except UnsafeApiKey as error:
             raise StartupError(str(error)) from None
 
@@ -373,13 +366,14 @@ class TradingRuntime:
                     order.side.value,
                     inst.price_text(order.price),
                     inst.size_text(order.size),
-                    EXCHANGE,
+                    self.venue_name,
                 )
             )
         elif isinstance(command, Cancel):
-            audit.record(OrderCanceled(command.order.client_id, command.order.symbol, "strategy", EXCHANGE))
+            order = command.order
+            audit.record(OrderCanceled(order.client_id, order.symbol, "strategy", self.venue_name))
         else:
-            audit.record(OrderCanceled("*", command.symbol, command.reason, EXCHANGE))
+            audit.record(OrderCanceled("*", command.symbol, command.reason, self.venue_name))
 
     # -- readiness --------------------------------------------------------------------------------------
     async def _drain(self, request: web.Request) -> web.Response:
@@ -387,7 +381,7 @@ class TradingRuntime:
         self.draining = True
         if self._engine is None or self._trader is None:
             return web.json_response({"drained": True, "open_orders": 0})
-        self._engine.trading_enabled = False
+        self._update_trading_gate()
         self._trader.execute(CancelAll(symbol, "drain") for symbol in self._engine.instruments)
         await self._trader.drain()
         left = len(self._engine.orders.all_live())
@@ -400,6 +394,8 @@ class TradingRuntime:
             not_ready["engine"] = "drained"
         if not self.reconciled:
             not_ready["reconciliation"] = "not finished"
+        elif self._risk_link is not None and self._risk_link.last_verdict is None:
+            not_ready["risk_service"] = "no verdict yet from " + self._risk_link.url
         if self._feed is None:
             not_ready["market_data"] = "not started"
         else:
@@ -425,36 +421,99 @@ class TradingRuntime:
     def _on_report(self, report: OrderReport, ts_recv: int) -> None:
         self.trader.apply(report)
 
-    def _on_balances(self, balances: Balances) -> None:
-        self.venue_balances.update(balances.totals)
+    def _on_balances(self, balances: Mapping[str, int]) -> None:
+        self.venue_balances.update(balances)
         self._update_drift()
 
     def _on_user_reconnected(self) -> None:
         self._spawn(self._recover_after_outage())
 
+    async def _final_fills(self) -> None:
+        """A clean stop leaves the journal complete: an order can fill at the venue just before the
+        shutdown cancel reaches it, and its report may not arrive before the streams close."""
+        if self._venue is None or not self.reconciled:
+            return
+        try:
+            found = await asyncio.wait_for(recover_fills(self.engine, self._venue), FINAL_FILLS_TIMEOUT_S)
+        except (VenueError, TimeoutError) as error:
+            log.warning("could not check for last fills at stop; the next start will", error=repr(error))
+            return
+        if found:
+            log.info("fills that arrived during shutdown journaled", count=found)
+
     async def _recover_after_outage(self) -> None:
+        assert self._venue is not None
         found = await recover_fills(self.engine, self._venue)
         if found:
             log.warning("fills recovered after a user-stream outage", count=found)
 
-    def _on_timing(self, timing: RequestTiming) -> None:
-        if timing.client_order_id is None or timing.sent_ns is None or timing.method != "POST":
-            return
-        start = self._tick_start.pop(timing.client_order_id, None)
+    def _on_order_written(self, client_id: str, sent_ns: int) -> None:
+        start = self._tick_start.pop(client_id, None)
         if start:
-            elapsed = timing.sent_ns - start
+            elapsed = sent_ns - start
             self.metrics.observe_tick_to_order_ns(elapsed)
             self.tick_to_order_ns.append(elapsed)
             del self.tick_to_order_ns[:-10_000]
 
+    # -- the firm risk service ---------------------------------------------------------------------------
+    def _start_risk_link(self) -> None:
+        link = self.settings.risk_service
+        if link.url is None:
+            return
+        self._risk_link = RiskLink(
+            link.url,
+            link.report_interval_seconds,
+            link.timeout_seconds,
+            self.clock,
+            self._shard_report,
+            self._on_risk_verdict,
+        )
+        self.metrics.set_risk_link_up(link.url, False)
+        self._spawn(self._risk_link.run())
+
+    def _shard_report(self) -> ShardReport:
+        engine = self.engine
+        mids = {
+            symbol: book.mid_x2() if engine.synced.get(symbol, False) else None
+            for symbol, book in engine.books.items()
+        }
+        return shard_report(self.shard, engine.positions, mids, engine.risk.kill_switch.engaged)
+
+    def _on_risk_verdict(self, verdict: Verdict | None) -> None:
+        """None: the service has been silent past its timeout. Either way, stop opening risk unless
+        the verdict allows it; a kill latches this shard's own kill switch (which cancels all)."""
+        engine = self.engine
+        self.metrics.set_risk_link_up(self.settings.risk_service.url or "", verdict is not None)
+        allowed_before = self._risk_allows
+        self._risk_allows = verdict is not None and verdict.allow
+        if verdict is not None and verdict.kill and not engine.risk.kill_switch.engaged:
+            self.trader.execute(engine.trip_kill_switch(f"firm risk: {verdict.reason}"))
+        elif allowed_before and not self._risk_allows:
+            why = "unreachable" if verdict is None else verdict.reason
+            log.warning("firm risk service stops this shard: cancelling its orders", why=why)
+            self.trader.execute(CancelAll(symbol, "firm_risk") for symbol in engine.instruments)
+        elif self._risk_allows and not allowed_before:
+            log.info("firm risk service allows trading", shard=self.shard)
+        self._update_trading_gate()
+
+    def _update_trading_gate(self) -> None:
+        if self._engine is not None:
+            self._engine.trading_enabled = self.reconciled and self._risk_allows and not self.draining
+
     # -- periodic -------------------------------------------------------------------------------------------
     async def _housekeeping(self) -> None:
-        exchange = self.metrics.for_exchange(EXCHANGE)
+        exchange = self.metrics.for_exchange(self.venue_name)
+        loop = asyncio.get_running_loop()
+        lag = 0.0
+        ticks = 0
         while True:
             self.refresh_credentials()
+            ticks += 1
+            if not self.connector.pushes_balances and ticks % BALANCE_POLL_TICKS == 0:
+                self._spawn(self._poll_balances())
             engine = self.engine
             for symbol, position in engine.positions.items():
-                metrics = self.metrics.for_symbol(EXCHANGE, symbol)
+                metrics = self.metrics.for_symbol(self.venue_name, symbol)
                 metrics.set_position(position.size, position.instrument.size_scale)
                 metrics.set_open_orders(len(engine.live_orders(symbol)))
             realized = sum(
@@ -462,19 +521,43 @@ class TradingRuntime:
                 for p in engine.positions.values()
             )
             exchange.set_pnl(realized, engine.total_pnl() - realized, ASSET_SCALE)
-            ratio = self.gateway.limiter.usage_ratio(self.gateway.venue_time_ns())
+            ratio = self.connector.usage_ratio()
             exchange.set_rate_limit_usage(int(ratio * 1_000_000), 1_000_000)
             self._tick_start = {k: v for k, v in self._tick_start.items() if k in engine.orders.orders}
+            queues = {"commands_in_flight": self.trader.in_flight}
+            if self._journal is not None:
+                queues["journal"] = self._journal.queue_depth
+            if self._feed is not None:
+                queues["book_buffer"] = sum(
+                    getattr(sync, "buffered", 0) for sync in self._feed.syncs.values()
+                )
+            if self.audit is not None:
+                queues["audit"] = self.audit.queue_depth
+            self.metrics.set_process_health(lag, len(asyncio.all_tasks(loop)), queues)
+            # lag: how late this sleep wakes, on the loop's own clock (the one asyncio.sleep keeps)
+            asleep = loop.time()
             await asyncio.sleep(1.0)
+            lag = max(0.0, loop.time() - asleep - 1.0)
+
+    async def _poll_balances(self) -> None:
+        """For venues whose private stream does not push balances: drift needs the venue's figures."""
+        if self._venue is None:
+            return
+        try:
+            balances = await self._venue.balances()
+        except VenueError as error:
+            log.warning("balances poll failed; drift uses the last figures", error=str(error))
+            return
+        self._on_balances(balances)
 
     def _update_drift(self) -> None:
         engine = self.engine
         for symbol, inst in engine.instruments.items():
-            self.metrics.for_symbol(EXCHANGE, symbol).set_position_drift(
+            self.metrics.for_symbol(self.venue_name, symbol).set_position_drift(
                 engine.ledger.balances.get(inst.base, 0), self.venue_balances.get(inst.base, 0)
             )
 
-    async def _trade_floors(self, venue: BinanceTrading, fresh: bool) -> dict[str, int]:
+    async def _trade_floors(self, venue: VenueTrading, fresh: bool) -> dict[str, int]:
         """On a fresh journal, trades already at the venue are in its balances: start after them."""
         assert self._journal is not None
         meta = self._journal.load().meta
@@ -499,14 +582,14 @@ class TradingRuntime:
     def drift(self) -> dict[str, float]:
         return drift_by_symbol(self.engine, self.venue_balances)
 
-    def _book_status(self, feed: BinanceMarketFeed, symbol: str, now_mono_ns: int) -> BookStatus:
+    def _book_status(self, feed: MarketFeed, symbol: str, now_mono_ns: int) -> BookStatus:
         """Best bid/ask, data age and integrity state of one book: the view and /status show the same."""
         inst = feed.instruments[symbol]
         sync = feed.syncs[symbol]
         bid, ask = sync.book.best_bid(), sync.book.best_ask()
         age = feed.data_age_ns(symbol, now_mono_ns)
         return BookStatus(
-            EXCHANGE,
+            self.venue_name,
             symbol,
             inst.price_text(bid[0]) if bid else "—",
             inst.price_text(ask[0]) if ask else "—",
@@ -537,10 +620,9 @@ class TradingRuntime:
             )
         observer = engine.observer
         latencies = observer.fill_latencies_ns if isinstance(observer, MetricsObserver) else []
-        sent = sum(1 for order in engine.orders.orders.values() if order.sent_mono_ns)
-        rejected = sum(1 for order in engine.orders.orders.values() if order.status is OrderStatus.REJECTED)
+        sent, rejected = engine.orders.created, engine.orders.rejected
         return ViewModel(
-            venue=EXCHANGE,
+            venue=self.venue_name,
             connection=str(self.feed.session.state),
             uptime_s=(now - self.started_mono) / 1e9,
             rows=rows,
@@ -558,7 +640,7 @@ class TradingRuntime:
         )
         bound = self.settings.feed.staleness_seconds
         for symbol in self.settings.symbols:
-            self.metrics.for_symbol(EXCHANGE, symbol).set_market_data_age_bound(bound)
+            self.metrics.for_symbol(self.venue_name, symbol).set_market_data_age_bound(bound)
         self._spawn(self._monitor_connections())
 
     def _sessions(self) -> dict[str, WsSession | None]:
@@ -569,7 +651,7 @@ class TradingRuntime:
 
     async def _monitor_connections(self) -> None:
         """Every second: trading_websocket_up and _reconnects_total per stream, trading_quoting per symbol."""
-        streams = {name: self.metrics.for_stream(EXCHANGE, name) for name in ("market", "user")}
+        streams = {name: self.metrics.for_stream(self.venue_name, name) for name in ("market", "user")}
         seen: dict[str, dict[str, int]] = {name: {} for name in streams}
         for bound in streams.values():
             bound.set_up(False)
@@ -591,14 +673,14 @@ class TradingRuntime:
                         and not engine.risk.kill_switch.engaged
                         and bool(engine.live_orders(symbol))
                     )
-                    self.metrics.for_symbol(EXCHANGE, symbol).set_quoting(quoting)
+                    self.metrics.for_symbol(self.venue_name, symbol).set_quoting(quoting)
             await asyncio.sleep(1.0)
 
     def status_snapshot(self) -> StatusSnapshot:
         """Plain values for the status page (observability/status_page.py); valid before start() ends."""
         now = self.clock.monotonic_ns()
         venues = [
-            VenueStatus(EXCHANGE, name, str(session.state), session.state is SessionState.RUNNING)
+            VenueStatus(self.venue_name, name, str(session.state), session.state is SessionState.RUNNING)
             for name, session in self._sessions().items()
             if session is not None
         ]
@@ -618,7 +700,7 @@ class TradingRuntime:
                 venue_units = self.venue_balances.get(inst.base, 0)
                 positions.append(
                     PositionStatus(
-                        EXCHANGE,
+                        self.venue_name,
                         symbol,
                         inst.size_text(position.size),
                         format_fixed(engine.ledger.balances.get(inst.base, 0), ASSET_SCALE) + " " + inst.base,
@@ -631,7 +713,7 @@ class TradingRuntime:
                 )
                 orders.extend(
                     OpenOrderStatus(
-                        EXCHANGE,
+                        self.venue_name,
                         symbol,
                         order.client_id,
                         order.side.value,
@@ -646,7 +728,7 @@ class TradingRuntime:
                 inst = engine.instruments[fill.symbol]
                 fills.append(
                     FillStatus(
-                        EXCHANGE,
+                        self.venue_name,
                         fill.symbol,
                         fill.client_id,
                         fill.trade_id,
@@ -675,7 +757,7 @@ class TradingRuntime:
                 },
             )
         return StatusSnapshot(
-            process=f"{EXCHANGE} {', '.join(self.settings.symbols)}",
+            process=f"{self.venue_name} {', '.join(self.settings.symbols)}",
             uptime_s=(now - self.started_mono) / 1e9,
             venues=venues,
             books=books,

@@ -18,6 +18,7 @@ from tradestack.domain.orders.state import Order, OrderStatus
 from tradestack.engine.commands import Cancel, CancelAll, Command, Submit
 from tradestack.engine.core import Engine
 from tradestack.ports import Clock, TradingVenue
+from tradestack.store import crash_points
 from tradestack.venues._shared.errors import NotExecuted, OutcomeUnknown, VenueError, VenueRejected
 
 log = structlog.get_logger("tradestack.trader")
@@ -76,6 +77,11 @@ class Trader:
     def apply(self, report: OrderReport) -> None:
         self.execute(self.engine.on_report(report))
 
+    @property
+    def in_flight(self) -> int:
+        """Commands still being carried out (submits awaiting an answer, cancels, resolutions)."""
+        return len(self._tasks)
+
     async def drain(self, within_s: float = 10.0) -> None:
         """Wait for every command in flight (used at shutdown and in tests)."""
         if self._tasks:
@@ -87,6 +93,8 @@ class Trader:
         task.add_done_callback(self._tasks.discard)
 
     def _submit(self, order: Order) -> None:
+        if crash_points.armed:  # the kill -9 battery only (one attribute check otherwise)
+            crash_points.reached("after_intent", order.client_id, self.engine.journal.flush)
         try:
             answer = self.venue.submit_now(order)  # the request is written before this returns
         except VenueError as error:
@@ -98,6 +106,11 @@ class Trader:
             self.execute(self.engine.on_submit_failed(order, OrderStatus.UNKNOWN, type(error).__name__))
             self._spawn(self.resolve(order))
             return
+        if crash_points.armed:
+            # a Task is the aiohttp route, whose bytes leave a loop turn later: the battery counts those
+            crash_points.reached(
+                "after_send", f"{order.client_id} deferred={isinstance(answer, asyncio.Task)}"
+            )
         self._spawn(self._await_answer(order, answer))
 
     async def _await_answer(self, order: Order, answer: Awaitable[OrderReport]) -> None:
@@ -108,6 +121,8 @@ class Trader:
             if isinstance(error, OutcomeUnknown):
                 await self.resolve(order)
             return
+        if crash_points.armed:
+            crash_points.reached("after_ack", order.client_id)
         self.apply(report)
 
     def _submit_failed(self, order: Order, error: VenueError) -> None:

@@ -206,6 +206,7 @@ _HINTS = {
     "model_type": "write a mapping: `key: value` lines indented under this one",
     "model_attributes_type": "write a mapping: `key: value` lines indented under this one",
     "path_type": "write a file system path",
+    "string_pattern_mismatch": "write a full URL: https://host:port (http:// only for 127.0.0.1/localhost)",
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -26,8 +27,10 @@ from pydantic_core import PydanticCustomError
 
 from tradestack.config.problems import ConfigProblem
 
-SUPPORTED_VENUES = ("binance",)
+SUPPORTED_VENUES = ("binance", "okx", "coinbase")
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9_/-]{1,29}")
+_MAX_DIGITS = 18  # a decimal setting of 10**18 or more is a typo (1e400), not a limit
+_ASSET = re.compile(r"[A-Z0-9]{2,15}")
 
 
 def _to_decimal(value: object) -> object:
@@ -49,6 +52,12 @@ def _to_decimal(value: object) -> object:
             "'{text}' is not a decimal number",
             {"text": value, "hint": 'write a plain decimal number in quotes, e.g. "0.001"'},
         ) from None
+    if parsed.is_finite() and parsed and parsed.adjusted() >= _MAX_DIGITS:
+        raise PydanticCustomError(
+            "decimal_parsing",
+            "'{text}' is not a realistic amount (10**18 or more)",
+            {"text": value, "hint": 'write the amount in plain digits, e.g. "1000"'},
+        )
     if not parsed.is_finite():
         raise PydanticCustomError(
             "decimal_parsing",
@@ -103,6 +112,23 @@ def _venue(value: str) -> str:
     return value
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _tls_unless_loopback(value: str | None) -> str | None:
+    """Secrets cross this endpoint: https, except for a local test server."""
+    if value is not None and urlsplit(value).scheme == "http" and urlsplit(value).hostname not in _LOOPBACK:
+        raise PydanticCustomError(
+            "insecure_url",
+            "'{url}' is plain http to a remote host: secrets would cross the network unencrypted",
+            {
+                "url": value,
+                "hint": "use https://; plain http:// only for a test server on 127.0.0.1 or localhost",
+            },
+        )
+    return value
+
+
 PositiveDecimal = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_positive)]
 NonNegativeDecimal = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_not_negative)]
 Symbol = Annotated[str, AfterValidator(_symbol)]
@@ -112,6 +138,24 @@ Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 def _per_symbol(**values: str) -> PerSymbol:
     return {symbol: Decimal(text) for symbol, text in values.items()}
+
+
+def _asset(value: str) -> str:
+    if _ASSET.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "asset_format",
+        "'{asset}' is not an asset",
+        {"asset": value, "hint": "write the asset's ticker in capitals, e.g. BTC or USDT"},
+    )
+
+
+Asset = Annotated[str, AfterValidator(_asset)]
+PerAsset = Mapping[Asset, PositiveDecimal]
+
+
+def _per_asset(**values: str) -> PerAsset:
+    return {asset: Decimal(text) for asset, text in values.items()}
 
 
 class _Frozen(BaseModel):
@@ -168,7 +212,9 @@ class SecretsSettings(_Frozen):
     # AWSCURRENT through the instance role (IRSA); the endpoint is the VPC endpoint (or a test server)
     aws_secret_id: str = "tradestack/binance"
     aws_region: str = "eu-west-1"
-    aws_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    aws_endpoint_url: Annotated[str | None, AfterValidator(_tls_unless_loopback)] = Field(
+        default=None, pattern=r"^https?://[^\s]+$"
+    )
     refresh_interval_seconds: Seconds = 60.0  # shorter than the rotation overlap window
     overlap_window_seconds: Seconds = 900.0
 
@@ -177,6 +223,24 @@ class MonitoringSettings(_Frozen):
     """Where the status page reads firing alerts from; none means it says "not configured"."""
 
     alertmanager_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+
+
+class FirmRiskSettings(_Frozen):
+    """`tradestack risk`: where the firm risk service listens; the limits on the sum of all shards."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=9491, ge=0, le=65535)  # 0: any free port (tests)
+    max_net_position: PerAsset = Field(default_factory=lambda: _per_asset(BTC="0.04", ETH="0.4"))
+    max_gross_notional: PerAsset = Field(default_factory=lambda: _per_asset(USDT="10000"))
+    daily_loss_limit: PerAsset = Field(default_factory=lambda: _per_asset(USDT="1000"))
+
+
+class RiskServiceSettings(_Frozen):
+    """A shard's link to the firm risk service. No url: the shard trades on its own limits alone."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    report_interval_seconds: Seconds = 0.25
+    timeout_seconds: Seconds = 2.0  # no verdict for this long: stop trading and cancel (fail closed)
 
 
 class SecuritySettings(_Frozen):
@@ -197,6 +261,8 @@ class Settings(_Frozen):
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    firm_risk: FirmRiskSettings = Field(default_factory=FirmRiskSettings)
+    risk_service: RiskServiceSettings = Field(default_factory=RiskServiceSettings)
 
     @property
     def secrets_path(self) -> Path:
@@ -281,6 +347,16 @@ def inconsistencies(settings: Settings) -> list[ConfigProblem]:
                 "feed.backoff_initial_seconds",
                 f"{feed.backoff_initial_seconds} is above backoff_max_seconds ({feed.backoff_max_seconds})",
                 "make backoff_initial_seconds at most backoff_max_seconds",
+            )
+        )
+    link = settings.risk_service
+    if link.timeout_seconds < 2 * link.report_interval_seconds:
+        problems.append(
+            ConfigProblem(
+                "risk_service.timeout_seconds",
+                f"{link.timeout_seconds} is under two report intervals "
+                f"({link.report_interval_seconds} s each): one late answer would stop trading",
+                "make the timeout at least twice risk_service.report_interval_seconds",
             )
         )
     if feed.pong_timeout_seconds >= feed.ping_interval_seconds:

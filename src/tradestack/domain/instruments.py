@@ -81,7 +81,7 @@ class Instrument:
     ) -> Instrument:
         price_scale = scale_of(tick_size)
         size_scale = scale_of(step_size)
-        return cls(
+        instrument = cls(
             venue=venue,
             symbol=symbol,
             base=base,
@@ -93,6 +93,17 @@ class Instrument:
             min_size=parse_fixed(min_qty, size_scale),
             min_notional=parse_fixed(min_notional, price_scale + size_scale),
         )
+        if (
+            instrument.tick <= 0
+            or instrument.lot <= 0
+            or instrument.min_size < 0
+            or instrument.min_notional < 0
+        ):
+            raise ValueError(
+                f"{symbol}: tick {tick_size!r} and step {step_size!r} must be positive, "
+                f"minimums {min_qty!r} and {min_notional!r} not negative"
+            )
+        return instrument
 
     def price(self, text: str) -> int:
         return parse_fixed(text, self.price_scale)

@@ -9,7 +9,7 @@ sizes become floats only here, at export.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -389,6 +389,12 @@ class Metrics:
         self.kill_switch_engaged = Gauge(
             "trading_kill_switch_engaged", "1 while the kill switch is engaged.", registry=r
         )
+        self.risk_link_up = Gauge(
+            "trading_risk_link_up",
+            "1 while the firm risk service answers this shard (0: not trading, fail closed).",
+            ["service"],
+            registry=r,
+        )
         self._api_key_labels: dict[str, list[str]] = {}
         self.api_key_info = Gauge(
             "trading_api_key_info",
@@ -423,6 +429,19 @@ class Metrics:
             ["component", "state"],
             registry=r,
         )
+        self.event_loop_lag = Gauge(
+            "trading_event_loop_lag_seconds",
+            "How late the 1 s housekeeping sleep woke up: time the event loop was busy elsewhere.",
+            registry=r,
+        )
+        self.asyncio_tasks = Gauge("trading_asyncio_tasks", "Asyncio tasks alive in the process.", registry=r)
+        self.queue_depth = Gauge(
+            "trading_queue_depth",
+            "Items waiting in an internal queue (journal writer, audit writer, commands in flight, ...).",
+            ["queue"],
+            registry=r,
+        )
+        self._queue_depths: dict[str, Gauge] = {}
         self._market_data_age = _ScrapeTimeFamily(
             "trading_market_data_age_seconds",
             "Seconds since the last market data message.",
@@ -491,6 +510,19 @@ class Metrics:
 
     def set_kill_switch(self, engaged: bool) -> None:
         self.kill_switch_engaged.set(1 if engaged else 0)
+
+    def set_risk_link_up(self, service: str, up: bool) -> None:
+        self.risk_link_up.labels(service).set(1 if up else 0)
+
+    def set_process_health(self, loop_lag_s: float, tasks: int, queues: Mapping[str, int]) -> None:
+        """Sampled once a second by the runtime: event-loop lag, live asyncio tasks, queue depths."""
+        self.event_loop_lag.set(loop_lag_s)
+        self.asyncio_tasks.set(tasks)
+        for queue, depth in queues.items():
+            child = self._queue_depths.get(queue)
+            if child is None:
+                child = self._queue_depths[queue] = self.queue_depth.labels(queue)
+            child.set(depth)
 
     def set_component_state(self, component: str, state: str) -> None:
         """One-hot: the current state is 1, the others 0, so `== 1` queries and alerts work."""

@@ -34,6 +34,7 @@ CONFIG_MOUNT = "/etc/tradestack"
 SETTINGS_KEY = "tradestack.yaml"
 SHARDS_KEY = "shards.yaml"
 EXCHANGES_KEY = "exchanges.yaml"
+RISK_SERVICE = "risk-engine"
 TRADING_STATEFULSET = "trading-engine"
 CONNECTOR_PREFIX = "connector-"
 TLS_SCHEMES = {"rest": "https", "stream": "wss"}
@@ -286,6 +287,65 @@ def check_manifests(
 
     problems.extend(_check_connector_egress(objects))
     problems.extend(_check_rollouts(by_kind))
+    problems.extend(_check_risk_service(settings, by_kind))
+    return problems
+
+
+def _check_risk_service(
+    settings: Settings, by_kind: Mapping[tuple[str, str], Manifest]
+) -> list[ConfigProblem]:
+    """Shards must reach the firm risk service at a Service that exists, on the port it serves."""
+    url = settings.risk_service.url
+    if url is None:
+        return [
+            ConfigProblem(
+                "tradestack.yaml: risk_service.url",
+                "not set: the shards would trade without the firm-wide limits",
+                f"set risk_service.url: http://{RISK_SERVICE}:{settings.firm_risk.port}",
+            )
+        ]
+    problems: list[ConfigProblem] = []
+    parsed = urlsplit(url)
+    host, port = parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80)
+    service = by_kind.get(("Service", host.split(".")[0]))
+    if service is None:
+        problems.append(
+            ConfigProblem(
+                "tradestack.yaml: risk_service.url",
+                f"{url}: no Service {host} in the manifests",
+                f"point it at the {RISK_SERVICE} Service, e.g. http://{RISK_SERVICE}:{settings.firm_risk.port}",
+            )
+        )
+    else:
+        ports = {p.get("port"): p.get("targetPort") for p in _get(service, "spec", "ports") or []}
+        if port not in ports:
+            problems.append(
+                ConfigProblem(
+                    "tradestack.yaml: risk_service.url",
+                    f"{url}: Service {host} has no port {port} (it has {sorted(map(str, ports))})",
+                    "use the Service's risk port",
+                )
+            )
+    if settings.firm_risk.host in LOOPBACK_HOSTS:
+        problems.append(
+            ConfigProblem(
+                "tradestack.yaml: firm_risk.host",
+                f"{settings.firm_risk.host} is unreachable from the shards",
+                "set firm_risk.host: 0.0.0.0 in the cluster's config",
+            )
+        )
+    deployment = by_kind.get(("Deployment", RISK_SERVICE))
+    for container in _containers(deployment) if deployment is not None else []:
+        for declared in container.get("ports") or []:
+            if declared.get("name") == "risk" and declared.get("containerPort") != settings.firm_risk.port:
+                problems.append(
+                    ConfigProblem(
+                        f"Deployment/{RISK_SERVICE}: container {container.get('name')}",
+                        f"risk port {declared.get('containerPort')} but the settings serve on "
+                        f"{settings.firm_risk.port}",
+                        f"make containerPort {settings.firm_risk.port} or change firm_risk.port",
+                    )
+                )
     return problems
 
 

@@ -468,6 +468,11 @@ class AuditLog:
     def last_seq(self) -> int:
         return self._seq
 
+    @property
+    def queue_depth(self) -> int:
+        """Records waiting for the writer thread (approximate, for the queue-depth gauge)."""
+        return self._queue.qsize()
+
     def _align_sinks(self) -> tuple[int, str]:
         """Continue the longest chain; copy what a lagging sink missed (a crash between sinks)."""
         lasts = [(sink, sink.last()) for sink in self._sinks]

@@ -22,6 +22,7 @@ _SECRET_WORDS = frozenset(
         "secret",
         "secrets",
         "signature",
+        "sign",  # venue signature headers: OK-ACCESS-SIGN, X-BAPI-SIGN, CB-ACCESS-SIGN, API-Sign
         "passphrase",
         "password",
         "passwd",

@@ -14,6 +14,7 @@ from tradestack.domain.events import Side
 from tradestack.domain.orders.state import Order, OrderStatus
 from tradestack.domain.positions import Fill
 from tradestack.ports import JournalState
+from tradestack.store import crash_points
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,6 +124,8 @@ class SqliteJournal:
             order.created_ns,
             order.reason,
         )
+        if crash_points.armed and order.status is OrderStatus.PENDING_NEW:  # the kill -9 battery only
+            crash_points.reached("before_intent", order.client_id)
         self._queue.put(
             (lambda db: db.execute("INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?)", row), None)
         )
@@ -139,12 +142,15 @@ class SqliteJournal:
             fill.fee_asset,
             fill.ts_event,
         )
-        self._queue.put(
-            (lambda db: db.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)", row), None)
-        )
+        self._queue.put((lambda db: _insert_fill(db, row), None))
 
     def put_meta(self, key: str, value: str) -> None:
         self._queue.put((lambda db: _put_meta(db, key, value), None))
+
+    @property
+    def queue_depth(self) -> int:
+        """Writes waiting for the writer thread (approximate, for the queue-depth gauge)."""
+        return self._queue.qsize()
 
     def flush(self) -> None:
         """Wait until everything queued so far is durable."""
@@ -188,6 +194,8 @@ class SqliteJournal:
                     if future is not None:
                         results.append((future, value))
                 self._db.execute("COMMIT")  # one fsync for the whole batch
+                if crash_points.armed:  # the kill -9 battery: kill inside a WAL checkpoint
+                    crash_points.after_commit(self._db, self.path)
             except BaseException as error:  # surfaced to every waiter; the process must not trade on
                 self._failed = error
                 if self._db.in_transaction:
@@ -198,6 +206,12 @@ class SqliteJournal:
                 return
             for future, value in results:
                 future.set_result(value)
+
+
+def _insert_fill(db: sqlite3.Connection, row: tuple[object, ...]) -> None:
+    db.execute("INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)", row)
+    if crash_points.armed:  # the kill -9 battery: the fill is in the open transaction, not committed
+        crash_points.reached("after_fill", f"{row[0]}:{row[1]}")
 
 
 def _reserve(db: sqlite3.Connection) -> int:

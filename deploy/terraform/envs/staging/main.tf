@@ -81,4 +81,6 @@ module "secrets" {
   private_subnet_ids      = module.network.private_subnet_ids
   rotation_package        = var.rotation_package
   logs_kms_key_arn        = module.audit.logs_kms_key_arn
+  key_admin               = "binance"
+  key_ip_whitelist        = module.network.nat_public_ips
 }

@@ -17,3 +17,8 @@ output "endpoint_security_group_id" {
   description = "Security group of the interface endpoints."
   value       = aws_security_group.endpoints.id
 }
+
+output "nat_public_ips" {
+  description = "The NAT gateways' public addresses: what venues see, so what API keys are whitelisted to."
+  value       = [for eip in aws_eip.nat : eip.public_ip]
+}

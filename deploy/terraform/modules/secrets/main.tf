@@ -48,6 +48,16 @@ resource "aws_secretsmanager_secret" "exchange_keys" {
   recovery_window_in_days = 30
 }
 
+# The key admin's token (`{"admin_token": ...}`), read by the rotation Lambda only. Set by an operator;
+# the key admin issues it, so this Lambda cannot rotate it.
+resource "aws_secretsmanager_secret" "key_admin" {
+  #checkov:skip=CKV2_AWS_57:issued by the key admin itself; replaced by hand when the admin reissues it
+  name                    = "${var.name}/key-admin"
+  description             = "Token of the venue key admin used by the exchange-key rotation Lambda"
+  kms_key_id              = aws_kms_key.exchange_keys.arn
+  recovery_window_in_days = 30
+}
+
 data "aws_iam_policy_document" "secret" {
   statement {
     sid       = "OnlyEnginesAndRotationRead"
@@ -168,6 +178,11 @@ data "aws_iam_policy_document" "rotation" {
     resources = [aws_secretsmanager_secret.exchange_keys.arn]
   }
   statement {
+    sid       = "ReadTheKeyAdminToken"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.key_admin.arn]
+  }
+  statement {
     sid       = "UseTheKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.exchange_keys.arn]
@@ -250,8 +265,15 @@ resource "aws_lambda_function" "rotation" {
     target_arn = aws_sqs_queue.rotation_dead_letters.arn
   }
 
+  # Addresses only: the key admin's token is itself a secret, read at run time (app/rotation_lambda.py).
   environment {
-    variables = { SECRETS_MANAGER_ENDPOINT = "https://secretsmanager.${data.aws_region.current.name}.amazonaws.com" }
+    variables = {
+      SECRETS_MANAGER_ENDPOINT  = "https://secretsmanager.${data.aws_region.current.name}.amazonaws.com"
+      KEY_ADMIN                 = var.key_admin
+      KEY_ADMIN_URL             = var.key_admin_url
+      KEY_ADMIN_TOKEN_SECRET_ID = aws_secretsmanager_secret.key_admin.name
+      KEY_IP_WHITELIST          = join(",", var.key_ip_whitelist)
+    }
   }
 
   depends_on = [aws_cloudwatch_log_group.rotation, aws_iam_role_policy_attachment.rotation_vpc]

@@ -53,3 +53,23 @@ variable "logs_kms_key_arn" {
   description = "KMS key of the Lambda's log group."
   type        = string
 }
+
+variable "key_admin" {
+  description = "Who creates and revokes exchange keys for the rotation Lambda (app/rotation_lambda.py): simulated, or binance, which the Lambda refuses with the reason (Binance makes keys in its web UI only)."
+  type        = string
+  validation {
+    condition     = contains(["simulated", "binance"], var.key_admin)
+    error_message = "key_admin must be simulated or binance."
+  }
+}
+
+variable "key_admin_url" {
+  description = "Base URL of the key admin (the simulated exchange's); empty for binance."
+  type        = string
+  default     = ""
+}
+
+variable "key_ip_whitelist" {
+  description = "Addresses a new exchange key is restricted to: the NAT gateways' public IPs."
+  type        = list(string)
+}

@@ -115,6 +115,10 @@ class SessionConfig:
     staleness_check_s: float = 0.25  # how often stream bounds are checked (real time)
     stop_timeout_s: float = 5.0
     max_frame_size: int = 16 * 1024 * 1024
+    # Venues with an application-level keep-alive (OKX: text "ping" -> "pong") instead of, or beside,
+    # protocol pings: the idle ping is sent as this TEXT frame and this TEXT reply counts as the pong.
+    text_ping: bytes | None = None
+    text_pong: bytes | None = None
 
     def __post_init__(self) -> None:
         if self.pong_timeout_s > self.ping_idle_s:
@@ -151,6 +155,8 @@ class _Listener(WSListener):
         self.ping_outstanding = False
         self.server_closed = False
         self._fragments: bytearray | None = None
+        self._text_ping = session.config.text_ping
+        self._text_pong = session.config.text_pong
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._session._opened(transport, self)
@@ -198,10 +204,18 @@ class _Listener(WSListener):
     def send_user_specific_ping(self, transport: WSTransport) -> None:
         # Tracked so a disconnect while a ping is unanswered can be told apart as "pong_timeout".
         self.ping_outstanding = True
-        transport.send_ping()
+        if self._text_ping is not None:
+            transport.send(_TEXT, self._text_ping)
+        else:
+            transport.send_ping()
 
     def is_user_specific_pong(self, frame: WSFrame) -> bool:
-        if frame.msg_type is _PONG:
+        msg_type = frame.msg_type
+        if msg_type is _PONG or (
+            self._text_pong is not None
+            and msg_type is _TEXT
+            and frame.get_payload_as_bytes() == self._text_pong
+        ):
             self.ping_outstanding = False
             return True
         return False

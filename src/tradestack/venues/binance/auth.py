@@ -3,15 +3,16 @@
 Binance signs the "total params" string: the query string followed by the request body, with
 non-ASCII characters percent-encoded, in the order the parameters are sent. We always send every
 parameter in the query string, so the signed payload is exactly the query we put on the wire.
-Ed25519 keys (Binance's recommended key type) are not supported yet: the `cryptography` package
-is not a dependency.
+Ed25519 keys (Binance's recommended key type) sign the same payload: `auth_ed25519.Ed25519Signer`
+has the same interface (`BinanceSigner`), so the REST gateway can use either.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 from urllib.parse import quote
 
 Params = Iterable[tuple[str, str]]
@@ -20,6 +21,21 @@ Params = Iterable[tuple[str, str]]
 def encode_params(params: Params) -> str:
     """`k=v&k=v` in the given order, values percent-encoded (plain ASCII symbols pass unchanged)."""
     return "&".join(f"{key}={quote(value, safe='')}" for key, value in params)
+
+
+def websocket_api_payload(params: Mapping[str, str]) -> str:
+    """The WebSocket API's signed payload: every param but `signature` (with `apiKey`), sorted by name."""
+    return encode_params(sorted((key, value) for key, value in params.items() if key != "signature"))
+
+
+class BinanceSigner(Protocol):
+    """What the REST gateway needs from a signer: `HmacSigner` and `Ed25519Signer` both are one."""
+
+    api_key: str
+
+    def signature(self, payload: str) -> str: ...
+
+    def signed_query(self, params: Params) -> str: ...
 
 
 class HmacSigner:

@@ -11,6 +11,7 @@ import asyncio
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 
@@ -23,14 +24,25 @@ from tradestack.venues._shared.backoff import Backoff
 from tradestack.venues._shared.errors import VenueError
 from tradestack.venues._shared.ws_session import Reconnected, SessionConfig, StreamSpec, WsSession
 from tradestack.venues.binance.book_sync import BinanceBookSync, SnapshotOutcome, SyncState, TickerCrossCheck
-from tradestack.venues.binance.parse import BinanceMarketParser
-from tradestack.venues.binance.rest_gateway import BinanceRestGateway
+from tradestack.venues.binance.parse import BinanceMarketParser, MalformedMessage, exact_units
+from tradestack.venues.binance.rest_gateway import BinanceRestGateway, Depth
 from tradestack.venues.binance.session import CombinedStreams
 
 log = structlog.get_logger("tradestack.binance.feed")
 
 BookHandler = Callable[[str, OrderBook, bool, int], None]  # symbol, book, synced, ts_recv
 TradeHandler = Callable[[TradePrint], None]
+
+
+class FeedHooks(Protocol):
+    """What a feed reports as it goes (metrics bind it); any object with these methods."""
+
+    def market_data(self, symbol: str, ts_recv: int) -> None: ...
+    def gap(self, symbol: str) -> None: ...
+    def resync(self, symbol: str) -> None: ...
+    def synced(self, symbol: str, synced: bool) -> None: ...
+    def malformed(self, reason: str) -> None: ...
+    def frames(self, count: int) -> None: ...
 
 
 class FeedObserver:
@@ -64,13 +76,13 @@ class BinanceMarketFeed:
         on_book: BookHandler,
         on_trade: TradeHandler,
         settings: FeedSettings | None = None,
-        observer: FeedObserver | None = None,
+        observer: FeedHooks | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.instruments = instruments
         self.gateway = gateway
         self.settings = settings or FeedSettings()
-        self.observer = observer or FeedObserver()
+        self.observer: FeedHooks = observer or FeedObserver()
         self.on_book = on_book
         self.on_trade = on_trade
         self.parser = BinanceMarketParser(instruments)
@@ -197,6 +209,10 @@ class BinanceMarketFeed:
                 except VenueError as error:
                     log.warning("depth snapshot failed", symbol=symbol, error=str(error))
                     continue
+                except MalformedMessage as error:  # a body that is not a book: counted, fetched again
+                    self.observer.malformed("depth_snapshot")
+                    log.warning("malformed depth snapshot dropped", symbol=symbol, error=str(error)[:300])
+                    continue
                 outcome = sync.on_snapshot(snapshot)
                 if outcome is SnapshotOutcome.SYNCED:
                     self.crosschecks[symbol].on_book_update()
@@ -207,13 +223,26 @@ class BinanceMarketFeed:
             self._fetching.discard(symbol)
 
     async def _snapshot(self, symbol: str) -> BookSnapshot:
-        instrument = self.instruments[symbol]
         depth = await self.gateway.depth(symbol, self.settings.snapshot_limit)
-        return BookSnapshot(
-            symbol=symbol,
-            last_update_id=depth.last_update_id,
-            bids=[(instrument.price(p), instrument.size(q)) for p, q in depth.bids],
-            asks=[(instrument.price(p), instrument.size(q)) for p, q in depth.asks],
-            ts_event=0,
-            ts_recv=0,
-        )
+        return snapshot_from_depth(self.instruments[symbol], depth)
+
+
+def snapshot_from_depth(instrument: Instrument, depth: Depth) -> BookSnapshot:
+    """A REST depth body -> BookSnapshot, exactly. Raises MalformedMessage for one that is not a book
+    (a string that is not an unsigned decimal at the instrument's scale, a price of 0, a negative id)."""
+    price_scale, size_scale = instrument.price_scale, instrument.size_scale
+    try:
+        bids = [(exact_units(p, price_scale), exact_units(q, size_scale)) for p, q in depth.bids]
+        asks = [(exact_units(p, price_scale), exact_units(q, size_scale)) for p, q in depth.asks]
+    except ValueError as error:
+        raise MalformedMessage(f"{instrument.symbol} depth snapshot: {error}") from error
+    if depth.last_update_id < 0 or any(price <= 0 for side in (bids, asks) for price, _ in side):
+        raise MalformedMessage(f"{instrument.symbol} depth snapshot: a negative id or a price of 0")
+    return BookSnapshot(
+        symbol=instrument.symbol,
+        last_update_id=depth.last_update_id,
+        bids=bids,
+        asks=asks,
+        ts_event=0,
+        ts_recv=0,
+    )

@@ -11,65 +11,71 @@ into tuples of strings costs more than the whole C conversion.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 # One price level as sent: [price, size], both decimal strings.
 WireLevel = tuple[str, str]
+# Times in ms that fit int64 nanoseconds (to year 2262), and ids: never negative. A frame breaking
+# these is rejected at decode (msgspec checks them in C), so it becomes one Malformed.
+Millis = Annotated[int, msgspec.Meta(ge=0, le=(2**63 - 1) // 1_000_000)]
+Id = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class DepthUpdate(msgspec.Struct, gc=False):
     """`<symbol>@depth` / `@depth@100ms` diff. Futures add `T` (transaction time) and `pu`."""
 
     event_type: str = msgspec.field(name="e")
-    event_time_ms: int = msgspec.field(name="E")
+    event_time_ms: Millis = msgspec.field(name="E")
     symbol: str = msgspec.field(name="s")
-    first_update_id: int = msgspec.field(name="U")
-    final_update_id: int = msgspec.field(name="u")
+    first_update_id: Id = msgspec.field(name="U")
+    final_update_id: Id = msgspec.field(name="u")
     bids: list[WireLevel] = msgspec.field(name="b")
     asks: list[WireLevel] = msgspec.field(name="a")
     # USD-M / COIN-M futures only: the previous event's final update id, -1 on spot
-    previous_final_update_id: int = msgspec.field(default=-1, name="pu")
-    transaction_time_ms: int = msgspec.field(default=0, name="T")
+    previous_final_update_id: Annotated[int, msgspec.Meta(ge=-1)] = msgspec.field(default=-1, name="pu")
+    transaction_time_ms: Millis = msgspec.field(default=0, name="T")
 
 
 class RawDepthUpdate(msgspec.Struct, gc=False):
     """`DepthUpdate` with each side's level array left as JSON bytes."""
 
     event_type: str = msgspec.field(name="e")
-    event_time_ms: int = msgspec.field(name="E")
+    event_time_ms: Millis = msgspec.field(name="E")
     symbol: str = msgspec.field(name="s")
-    first_update_id: int = msgspec.field(name="U")
-    final_update_id: int = msgspec.field(name="u")
+    first_update_id: Id = msgspec.field(name="U")
+    final_update_id: Id = msgspec.field(name="u")
     bids: msgspec.Raw = msgspec.field(name="b")
     asks: msgspec.Raw = msgspec.field(name="a")
-    previous_final_update_id: int = msgspec.field(default=-1, name="pu")
-    transaction_time_ms: int = msgspec.field(default=0, name="T")
+    previous_final_update_id: Annotated[int, msgspec.Meta(ge=-1)] = msgspec.field(default=-1, name="pu")
+    transaction_time_ms: Millis = msgspec.field(default=0, name="T")
 
 
 class BookTicker(msgspec.Struct, gc=False):
     """`<symbol>@bookTicker`. Spot sends no `e`/`E`/`T`; futures do."""
 
-    update_id: int = msgspec.field(name="u")
+    update_id: Id = msgspec.field(name="u")
     symbol: str = msgspec.field(name="s")
     bid_price: str = msgspec.field(name="b")
     bid_size: str = msgspec.field(name="B")
     ask_price: str = msgspec.field(name="a")
     ask_size: str = msgspec.field(name="A")
     event_type: str = msgspec.field(default="bookTicker", name="e")
-    event_time_ms: int = msgspec.field(default=0, name="E")
-    transaction_time_ms: int = msgspec.field(default=0, name="T")
+    event_time_ms: Millis = msgspec.field(default=0, name="E")
+    transaction_time_ms: Millis = msgspec.field(default=0, name="T")
 
 
 class Trade(msgspec.Struct, gc=False):
     """`<symbol>@trade`. `m` true: the buyer was the maker, so the aggressor sold."""
 
     event_type: str = msgspec.field(name="e")
-    event_time_ms: int = msgspec.field(name="E")
+    event_time_ms: Millis = msgspec.field(name="E")
     symbol: str = msgspec.field(name="s")
-    trade_id: int = msgspec.field(name="t")
+    trade_id: Id = msgspec.field(name="t")
     price: str = msgspec.field(name="p")
     size: str = msgspec.field(name="q")
-    trade_time_ms: int = msgspec.field(name="T")
+    trade_time_ms: Millis = msgspec.field(name="T")
     buyer_is_maker: bool = msgspec.field(name="m")
 
 
@@ -77,35 +83,35 @@ class AggregateTrade(msgspec.Struct, gc=False):
     """`<symbol>@aggTrade`: trades at one price from one taker order, id `a`."""
 
     event_type: str = msgspec.field(name="e")
-    event_time_ms: int = msgspec.field(name="E")
+    event_time_ms: Millis = msgspec.field(name="E")
     symbol: str = msgspec.field(name="s")
-    aggregate_id: int = msgspec.field(name="a")
+    aggregate_id: Id = msgspec.field(name="a")
     price: str = msgspec.field(name="p")
     size: str = msgspec.field(name="q")
-    first_trade_id: int = msgspec.field(name="f")
-    last_trade_id: int = msgspec.field(name="l")
-    trade_time_ms: int = msgspec.field(name="T")
+    first_trade_id: Id = msgspec.field(name="f")
+    last_trade_id: Id = msgspec.field(name="l")
+    trade_time_ms: Millis = msgspec.field(name="T")
     buyer_is_maker: bool = msgspec.field(name="m")
 
 
 class DepthSnapshot(msgspec.Struct, gc=False):
     """REST `GET /api/v3/depth` (spot) or `/fapi/v1/depth` (futures, which adds `E` and `T`)."""
 
-    last_update_id: int = msgspec.field(name="lastUpdateId")
+    last_update_id: Id = msgspec.field(name="lastUpdateId")
     bids: list[WireLevel]
     asks: list[WireLevel]
-    event_time_ms: int = msgspec.field(default=0, name="E")
-    transaction_time_ms: int = msgspec.field(default=0, name="T")
+    event_time_ms: Millis = msgspec.field(default=0, name="E")
+    transaction_time_ms: Millis = msgspec.field(default=0, name="T")
 
 
 class RawDepthSnapshot(msgspec.Struct, gc=False):
     """`DepthSnapshot` with each side's level array left as JSON bytes."""
 
-    last_update_id: int = msgspec.field(name="lastUpdateId")
+    last_update_id: Id = msgspec.field(name="lastUpdateId")
     bids: msgspec.Raw
     asks: msgspec.Raw
-    event_time_ms: int = msgspec.field(default=0, name="E")
-    transaction_time_ms: int = msgspec.field(default=0, name="T")
+    event_time_ms: Millis = msgspec.field(default=0, name="E")
+    transaction_time_ms: Millis = msgspec.field(default=0, name="T")
 
 
 # Combined-stream envelopes `{"stream": "<symbol>@<channel>", "data": {...}}`, one per payload type, so

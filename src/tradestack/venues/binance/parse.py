@@ -293,6 +293,8 @@ class BinanceMarketParser:
         return self._aggregate_trade(_AGGREGATE_TRADE_ENVELOPE(frame).data, frame, ts_recv)
 
     def _depth(self, update: DepthUpdate, frame: bytes, ts_recv: int) -> BookDelta:
+        if update.first_update_id > update.final_update_id:
+            raise ValueError(f"first update id {update.first_update_id} > final {update.final_update_id}")
         scales = self._scales_for(update.symbol, update.bids, update.asks)
         bids, asks = scales.levels(frame, update.bids, update.asks)
         return BookDelta(
@@ -307,6 +309,8 @@ class BinanceMarketParser:
         )
 
     def _raw_depth(self, update: RawDepthUpdate, ts_recv: int, native: LevelsFromJson) -> BookDelta:
+        if update.first_update_id > update.final_update_id:
+            raise ValueError("first update id > final")  # the Python path words it
         symbol = update.symbol
         scales = self._scales.get(symbol) or self._scales_for_raw(symbol, update.bids, update.asks)
         price_scale = scales.price_scale
@@ -366,6 +370,8 @@ class BinanceMarketParser:
     ) -> TradePrint:
         wire = [(price_text, size_text)]
         ((price, size),) = self._scales_for(symbol, wire).levels(frame, wire, [])[0]
+        if price <= 0 or size <= 0:
+            raise ValueError(f"a trade of {size_text[:40]!r} at {price_text[:40]!r}")
         return TradePrint(
             symbol=symbol,
             trade_id=trade_id,

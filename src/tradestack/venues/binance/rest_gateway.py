@@ -768,7 +768,7 @@ class BinanceRestGateway:
         if 200 <= status < 300:
             try:
                 return decoder.decode(body)
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec raises the latter on bad UTF-8
                 raise OutcomeUnknown(
                     f"{method} {path}: undecodable response: {body[:200]!r}", status
                 ) from exc
@@ -855,7 +855,7 @@ class BinanceRestGateway:
             raise OutcomeUnknown(f"{method} {path}: server error {body[:200]!r}", status)
         try:
             error = _ERROR.decode(body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             # A 4xx without Binance's error body (a WAF 403, a proxy): refused before execution.
             raise VenueRejected(0, body[:200].decode(errors="replace"), status) from None
         if error.code in UNKNOWN_OUTCOME_CODES:

@@ -5,6 +5,7 @@ Pure: bytes in, values out. Numbers stay exact decimal strings until the instrum
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -77,6 +78,26 @@ class Balances:
     ts_event: int
 
 
+class UserStreamParseError(ValueError):
+    """A user-stream frame that is not a Binance event we can represent exactly."""
+
+
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # no sign, exponent, separators or spaces
+_MAX_MS = (2**63 - 1) // 1_000_000  # a time in ms must fit int64 nanoseconds
+
+
+def _units(text: str, scale: int, what: str) -> int:
+    if _DECIMAL.fullmatch(text) is None:
+        raise UserStreamParseError(f"{what}: not an unsigned decimal: {text[:40]!r}")
+    return parse_fixed(text, scale)
+
+
+def _nanos(ms: int, what: str) -> int:
+    if not 0 <= ms <= _MAX_MS:
+        raise UserStreamParseError(f"{what}: time {ms} ms is out of range")
+    return ms * 1_000_000
+
+
 class UserStreamParser:
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self.instruments = instruments
@@ -87,8 +108,16 @@ class UserStreamParser:
     def parse(self, frame: bytes) -> OrderReport | Balances | None:
         """One user-stream frame -> a report, balances, or None for events we do not use.
 
-        Raises msgspec.DecodeError / KeyError / ValueError on a malformed frame; the session counts it.
+        Raises UserStreamParseError, and nothing else, on a malformed frame; the session counts it.
         """
+        try:
+            return self._parse(frame)
+        except UserStreamParseError:
+            raise
+        except Exception as error:  # the contract: one typed error for any bad frame
+            raise UserStreamParseError(f"{type(error).__name__}: {error}") from error
+
+    def _parse(self, frame: bytes) -> OrderReport | Balances | None:
         head = self._type.decode(frame)
         if head.event:
             frame = bytes(head.event)
@@ -98,34 +127,41 @@ class UserStreamParser:
             return self.report(self._report.decode(frame))
         if kind == "outboundAccountPosition":
             account = self._account.decode(frame)
-            totals = {b.a: parse_fixed(b.f, ASSET_SCALE) + parse_fixed(b.l, ASSET_SCALE) for b in account.B}
-            return Balances(totals, account.E * 1_000_000)
+            totals = {
+                b.a: _units(b.f, ASSET_SCALE, "free") + _units(b.l, ASSET_SCALE, "locked") for b in account.B
+            }
+            return Balances(totals, _nanos(account.E, "E"))
         return None
 
     def report(self, message: ExecutionReport) -> OrderReport:
         instrument = self.instruments[message.s]
         # On a cancel, `c` is the cancel request's own id and `C` the original order's.
         client_id = message.C if message.x == "CANCELED" and message.C else message.c
+        price_scale, size_scale = instrument.price_scale, instrument.size_scale
         fill = None
         if message.x == "TRADE" and message.t >= 0:
+            price = _units(message.L, price_scale, "L")
+            size = _units(message.l, size_scale, "l")
+            if price <= 0 or size <= 0:
+                raise UserStreamParseError(f"a fill of {message.l!r} at {message.L!r}")
             fill = Fill(
                 symbol=message.s,
                 trade_id=message.t,
                 client_id=client_id,
                 side=Side(message.S),
-                price=instrument.price(message.L),
-                size=instrument.size(message.l),
-                fee=parse_fixed(message.n, ASSET_SCALE),
+                price=price,
+                size=size,
+                fee=_units(message.n, ASSET_SCALE, "n"),
                 fee_asset=message.N or instrument.quote,
-                ts_event=message.T * 1_000_000,
+                ts_event=_nanos(message.T, "T"),
             )
         return OrderReport(
             client_id=client_id,
             symbol=message.s,
             status=STATUS[message.X],
             venue_order_id=message.i,
-            filled_total=instrument.size(message.z),
+            filled_total=_units(message.z, size_scale, "z"),
             fill=fill,
             reason="" if message.r == "NONE" else message.r,
-            ts_event=message.E * 1_000_000,
+            ts_event=_nanos(message.E, "E"),
         )

@@ -7,7 +7,6 @@ import contextlib
 import random
 from collections.abc import Callable, Mapping
 
-import msgspec
 import structlog
 
 from tradestack.domain.instruments import Instrument
@@ -18,7 +17,7 @@ from tradestack.venues._shared.errors import VenueError
 from tradestack.venues._shared.ws_session import Reconnected, SessionConfig, StreamSpec, WsSession
 from tradestack.venues.binance.rest_gateway import BinanceRestGateway
 from tradestack.venues.binance.session import UserDataStream
-from tradestack.venues.binance.user_messages import Balances, UserStreamParser
+from tradestack.venues.binance.user_messages import Balances, UserStreamParseError, UserStreamParser
 
 log = structlog.get_logger("tradestack.binance.user")
 
@@ -80,9 +79,9 @@ class BinanceUserStream:
     def _on_frame(self, payload: bytes, ts_recv: int) -> None:
         try:
             event = self.parser.parse(payload)
-        except (msgspec.DecodeError, KeyError, ValueError) as error:
+        except UserStreamParseError as error:  # the only thing parse raises
             self.on_malformed("user_stream")
-            log.warning("malformed user-stream frame dropped", error=str(error), sample=payload[:200])
+            log.warning("malformed user-stream frame dropped", error=str(error)[:300], sample=payload[:200])
             return
         if isinstance(event, OrderReport):
             self.on_report(event, ts_recv)

@@ -51,6 +51,15 @@ class BybitParseError(ValueError):
 
 def instruments_from_rest(body: bytes, venue: str = "bybit") -> dict[str, Instrument]:
     """`GET /v5/market/instruments-info` body -> {symbol: Instrument} (tickSize, qtyStep or basePrecision)."""
+    try:
+        return _instruments_from_rest(body, venue)
+    except BybitParseError:
+        raise
+    except (msgspec.DecodeError, ValueError) as error:  # one typed error for any bad body
+        raise BybitParseError(f"instruments: {type(error).__name__}: {error}") from error
+
+
+def _instruments_from_rest(body: bytes, venue: str = "bybit") -> dict[str, Instrument]:
     response = _INSTRUMENTS(body)
     if response.retCode != 0:
         raise BybitParseError(f"instruments request failed: retCode {response.retCode}")
@@ -72,6 +81,9 @@ def instruments_from_rest(body: bytes, venue: str = "bybit") -> dict[str, Instru
     return instruments
 
 
+MAX_NANOS = 2**63 - 1  # every ts_event fits int64 nanoseconds
+
+
 def decimals_of(text: str) -> int:
     point = text.find(".")
     return 0 if point < 0 else len(text) - point - 1
@@ -85,8 +97,8 @@ def units(text: str, scale: int) -> int:
 
 
 def millis(value: int) -> int:
-    if value < 0:
-        raise BybitParseError(f"negative time {value}")
+    if not 0 <= value <= MAX_NANOS // NANOS_PER_MILLI:
+        raise BybitParseError(f"time {value} is negative or beyond int64 nanoseconds")
     return value * NANOS_PER_MILLI
 
 

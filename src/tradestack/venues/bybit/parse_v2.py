@@ -36,6 +36,7 @@ from tradestack.venues.bybit.messages import (
     V2TradeMessage,
 )
 from tradestack.venues.bybit.parse import (
+    MAX_NANOS,
     SAMPLE_BYTES,
     BybitEvent,
     BybitParseError,
@@ -50,6 +51,15 @@ NANOS_PER_MICRO = 1_000
 
 def instruments_from_v2_symbols(body: bytes, venue: str = "bybit") -> dict[str, Instrument]:
     """`GET /v2/public/symbols` body -> {name: Instrument}."""
+    try:
+        return _instruments_from_v2_symbols(body, venue)
+    except BybitParseError:
+        raise
+    except (msgspec.DecodeError, ValueError) as error:  # one typed error for any bad body
+        raise BybitParseError(f"symbols: {type(error).__name__}: {error}") from error
+
+
+def _instruments_from_v2_symbols(body: bytes, venue: str = "bybit") -> dict[str, Instrument]:
     response = _SYMBOLS(body)
     if response.ret_code != 0:
         raise BybitParseError(f"symbols request failed: ret_code {response.ret_code}")
@@ -163,6 +173,8 @@ class BybitV2MarketParser:
             raise BybitParseError(f"unknown book type {message.type[:20]!r}")
         cross_seq = whole_number(message.cross_seq, "cross_seq")
         timestamp_e6 = whole_number(message.timestamp_e6, "timestamp_e6")
+        if timestamp_e6 > MAX_NANOS // NANOS_PER_MICRO:
+            raise BybitParseError(f"timestamp_e6 {timestamp_e6} is beyond int64 nanoseconds")
         return BybitBookUpdate(
             symbol=symbol,
             snapshot=message.type == "snapshot",

@@ -10,10 +10,13 @@ today's ticker adds `best_bid_size`/`best_ask_size`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 
 from tradestack.domain.events import BestBidAsk, TradePrint
+
+Count = Annotated[int, msgspec.Meta(ge=0)]  # sequences and trade ids are never negative
 
 
 class Probe(msgspec.Struct, frozen=True):
@@ -40,9 +43,9 @@ class L2UpdateMessage(msgspec.Struct, frozen=True):
 
 class TickerMessage(msgspec.Struct, frozen=True):
     product_id: str
-    sequence: int
+    sequence: Count
     time: str | None = None  # absent on the ticker sent before the first trade
-    trade_id: int | None = None
+    trade_id: Count | None = None
     best_bid: str | None = None
     best_ask: str | None = None
     best_bid_size: str | None = None  # today's feed; absent in the 2021 recording
@@ -52,8 +55,8 @@ class TickerMessage(msgspec.Struct, frozen=True):
 class MatchMessage(msgspec.Struct, frozen=True):
     type: str
     product_id: str
-    trade_id: int
-    sequence: int
+    trade_id: Count
+    sequence: Count
     side: str  # the MAKER's side: "sell" means the taker bought
     price: str
     size: str

@@ -51,6 +51,15 @@ class CoinbaseParseError(ValueError):
 
 def products_from_rest(body: bytes, venue: str = "coinbase") -> dict[str, Instrument]:
     """`GET /products` body -> {product id: Instrument} (quote_increment, base_increment)."""
+    try:
+        return _products_from_rest(body, venue)
+    except CoinbaseParseError:
+        raise
+    except (msgspec.DecodeError, ValueError) as error:  # one typed error for any bad body
+        raise CoinbaseParseError(f"products: {type(error).__name__}: {error}") from error
+
+
+def _products_from_rest(body: bytes, venue: str = "coinbase") -> dict[str, Instrument]:
     return {
         product.id: Instrument.from_steps(
             venue,

@@ -8,6 +8,7 @@ cryptofeed recordings) sends arrays `[channelID, payload, channelName, pair]` wi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 
@@ -51,7 +52,7 @@ class TradeData(msgspec.Struct, frozen=True):
     side: str
     price: msgspec.Raw
     qty: msgspec.Raw
-    trade_id: int
+    trade_id: Annotated[int, msgspec.Meta(ge=0)]
     timestamp: str
 
 
@@ -92,8 +93,8 @@ V1Ticker = tuple[int, V1TickerBody, str, str]
 
 class AssetPair(msgspec.Struct, frozen=True):
     altname: str
-    pair_decimals: int
-    lot_decimals: int
+    pair_decimals: Annotated[int, msgspec.Meta(ge=0, le=30)]  # a scale: 0..30 decimals
+    lot_decimals: Annotated[int, msgspec.Meta(ge=0, le=30)]
     wsname: str = ""
     base: str = ""
     quote: str = ""

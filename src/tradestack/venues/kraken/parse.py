@@ -56,6 +56,15 @@ class KrakenParseError(ValueError):
 
 def instruments_from_asset_pairs(body: bytes) -> dict[str, Instrument]:
     """REST `GET /0/public/AssetPairs` body -> {wsname: Instrument} at pair_decimals / lot_decimals."""
+    try:
+        return _instruments_from_asset_pairs(body)
+    except KrakenParseError:
+        raise
+    except (msgspec.DecodeError, ValueError) as error:  # one typed error for any bad body
+        raise KrakenParseError(f"AssetPairs: {type(error).__name__}: {error}") from error
+
+
+def _instruments_from_asset_pairs(body: bytes) -> dict[str, Instrument]:
     response = _ASSET_PAIRS(body)
     if response.error:
         raise KrakenParseError(f"AssetPairs failed: {response.error[:3]}")
@@ -193,12 +202,16 @@ class KrakenMarketParser:
         events: list[KrakenEvent] = []
         for trade in message.data:
             instrument = self._instrument(trade.symbol)
+            price = number_units(bytes(trade.price), instrument.price_scale)
+            size = number_units(bytes(trade.qty), instrument.size_scale)
+            if price <= 0 or size <= 0:
+                raise KrakenParseError(f"a trade of {bytes(trade.qty)[:40]!r} at {bytes(trade.price)[:40]!r}")
             events.append(
                 TradePrint(
                     symbol=trade.symbol,
                     trade_id=trade.trade_id,
-                    price=number_units(bytes(trade.price), instrument.price_scale),
-                    size=number_units(bytes(trade.qty), instrument.size_scale),
+                    price=price,
+                    size=size,
                     aggressor=_side(trade.side),
                     ts_event=rfc3339_nanos(trade.timestamp),
                     ts_recv=ts_recv,

@@ -1,1 +1,1 @@
-"""OKX v5: public market data (books, trades, tickers). Pure parsing and book sync; no session yet."""
+"""OKX v5: market data (parsing, book sync, live feed), order entry, the private `orders` stream."""

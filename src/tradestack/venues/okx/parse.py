@@ -46,6 +46,15 @@ class OkxParseError(ValueError):
 
 def instruments_from_rest(body: bytes, venue: str = "okx") -> dict[str, Instrument]:
     """`GET /api/v5/public/instruments` body -> {instId: Instrument} (tickSz, lotSz, minSz)."""
+    try:
+        return _instruments_from_rest(body, venue)
+    except OkxParseError:
+        raise
+    except (msgspec.DecodeError, ValueError) as error:  # one typed error for any bad body
+        raise OkxParseError(f"instruments: {type(error).__name__}: {error}") from error
+
+
+def _instruments_from_rest(body: bytes, venue: str = "okx") -> dict[str, Instrument]:
     response = _INSTRUMENTS(body)
     if response.code != "0":
         raise OkxParseError(f"instruments request failed: code {response.code}")

@@ -209,6 +209,10 @@ class SimulatedExchange:
         """How many orders with this clientOrderId the venue ever accepted."""
         return self.venue.accepted_count(client_order_id)
 
+    def accepted_counts(self) -> dict[str, int]:
+        """How many orders the venue ever accepted under each clientOrderId it has seen."""
+        return self.venue.accepted_counts()
+
     def trades(self, symbol: str | None = None) -> list[AccountTrade]:
         """Every fill of the account's orders, oldest first."""
         return self.venue.trades(symbol)

@@ -256,6 +256,9 @@ class SimVenue:
     def accepted_count(self, client_order_id: str) -> int:
         return self._accepted_by_client_id.get(client_order_id, 0)
 
+    def accepted_counts(self) -> dict[str, int]:
+        return dict(self._accepted_by_client_id)
+
     def trades(self, symbol: str | None = None) -> list[AccountTrade]:
         return [trade for trade in self._trades if symbol is None or trade.symbol == symbol]
 

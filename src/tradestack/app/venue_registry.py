@@ -1,0 +1,58 @@
+"""Which connector trades which venue, and the venue's own names for the embedded default symbols."""
+
+from __future__ import annotations
+
+from tradestack.app.venue_binance import BinanceConnector
+from tradestack.app.venue_coinbase import CoinbaseConnector
+from tradestack.app.venue_connector import Credentials, Endpoints, OrderWritten, VenueConnector
+from tradestack.app.venue_okx import OkxConnector
+from tradestack.config import Settings
+from tradestack.ports import Clock
+
+# The embedded defaults name Binance's symbols; other venues spell the same pairs their own way.
+NATIVE_SYMBOLS: dict[str, dict[str, str]] = {
+    "binance": {},
+    "okx": {"BTCUSDT": "BTC-USDT", "ETHUSDT": "ETH-USDT"},
+    "coinbase": {"BTCUSDT": "BTC-USD", "ETHUSDT": "ETH-USD"},  # Coinbase quotes in USD
+}
+# venues whose keys come with a passphrase
+PASSPHRASE_VENUES = frozenset({"okx", "coinbase"})
+
+
+def connect(
+    venue: str,
+    endpoints: Endpoints,
+    credentials: Credentials,
+    clock: Clock,
+    on_order_written: OrderWritten | None = None,
+) -> VenueConnector:
+    if venue == "binance":
+        return BinanceConnector(endpoints, credentials, clock, on_order_written)
+    if venue == "okx":
+        return OkxConnector(endpoints, credentials, clock, on_order_written)
+    if venue == "coinbase":
+        return CoinbaseConnector(endpoints, credentials, clock, on_order_written)
+    raise ValueError(f"no connector for venue {venue!r}: supported are binance, okx, coinbase")
+
+
+def for_venue(settings: Settings, venue: str) -> Settings:
+    """The settings trading `venue`: symbols the embedded defaults name Binance's way are renamed to
+    the venue's own (BTCUSDT -> BTC-USDT on OKX) in every per-symbol table; others stay as written."""
+    names = NATIVE_SYMBOLS.get(venue, {})
+
+    def rename(table: object) -> dict[str, object]:
+        assert isinstance(table, dict)
+        return {names.get(str(symbol), str(symbol)): value for symbol, value in table.items()}
+
+    data = settings.model_dump()
+    data["venue"] = venue
+    data["symbols"] = [names.get(symbol, symbol) for symbol in settings.symbols]
+    for section, key in (
+        ("strategy", "order_size"),
+        ("strategy", "max_inventory"),
+        ("risk", "max_order_size"),
+        ("risk", "max_position"),
+        ("simulator", "start_prices"),
+    ):
+        data[section][key] = rename(data[section][key])
+    return Settings.model_validate(data)

@@ -1,0 +1,267 @@
+"""Coinbase Exchange market data for a set of products: one resilient ws-feed session, one book each.
+
+Channels: `level2_batch` (public; or `level2` with a signer: Coinbase requires authentication for
+it) gives a `snapshot` on subscribe, then `l2update`s of absolute sizes; `matches` (a `last_match` on
+subscribe, then every trade with the product's contiguous `trade_id`); `heartbeat` (every second,
+the product's `sequence` and `last_trade_id`). level2 has no sequence of its own, so what is checked
+(book_sync.py and here): a `trade_id` gap in `matches`, a heartbeat whose `last_trade_id` is past the
+last match seen (matches were lost), a `sequence` going back (matches, heartbeat), a crossed book.
+Any of them resyncs that product alone: its book is flagged unsynced, its continuity forgotten, and
+its level2 and matches subscriptions renewed (unsubscribe + subscribe), which makes Coinbase send a
+fresh snapshot and last_match. A reconnect resyncs every book.
+Keep-alive: the heartbeat stream of each product has a staleness bound (Coinbase sends one every
+second, busy or quiet); WebSocket pings after `ping_idle_s` of silence as well.
+
+The callbacks are BinanceMarketFeed's: on_book(symbol, OrderBook, synced, ts_recv), on_trade(TradePrint).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from tradestack.domain.book.order_book import OrderBook
+from tradestack.domain.book.sequencer import Decision
+from tradestack.domain.events import Malformed, TradePrint
+from tradestack.domain.instruments import Instrument
+from tradestack.ports import Clock
+from tradestack.venues._shared.backoff import Backoff
+from tradestack.venues._shared.ws_session import Reconnected, SessionConfig, StreamSpec, WsSession
+from tradestack.venues.coinbase.auth import CoinbaseExchangeSigner
+from tradestack.venues.coinbase.book_sync import CoinbaseBookSync, SyncState
+from tradestack.venues.coinbase.heartbeat import PREFIX as HEARTBEAT_PREFIX
+from tradestack.venues.coinbase.heartbeat import parse_heartbeat
+from tradestack.venues.coinbase.messages import CoinbaseBookUpdate, CoinbaseTradePrint
+from tradestack.venues.coinbase.parse import CoinbaseMarketParser
+from tradestack.venues.coinbase.session import WS_URL, FeedChannels, stream_name, subscription
+
+log = structlog.get_logger("tradestack.coinbase.feed")
+
+BookHandler = Callable[[str, OrderBook, bool, int], None]  # symbol, book, synced, ts_recv
+TradeHandler = Callable[[TradePrint], None]
+
+
+class FeedObserver(Protocol):
+    """The metrics hooks (the same as binance.feed.FeedObserver, which satisfies this)."""
+
+    def market_data(self, symbol: str, ts_recv: int) -> None: ...
+    def gap(self, symbol: str) -> None: ...
+    def resync(self, symbol: str) -> None: ...
+    def synced(self, symbol: str, synced: bool) -> None: ...
+    def malformed(self, reason: str) -> None: ...
+    def frames(self, count: int) -> None: ...
+
+
+class NullFeedObserver:
+    def market_data(self, symbol: str, ts_recv: int) -> None: ...
+    def gap(self, symbol: str) -> None: ...
+    def resync(self, symbol: str) -> None: ...
+    def synced(self, symbol: str, synced: bool) -> None: ...
+    def malformed(self, reason: str) -> None: ...
+    def frames(self, count: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CoinbaseFeedSettings:
+    staleness_s: float | None = 5.0  # heartbeats come every second per product
+    ping_idle_s: float = 20.0
+    pong_timeout_s: float = 5.0
+    backoff_initial_s: float = 0.1
+    backoff_max_s: float = 10.0
+    trades: bool = True  # `matches`: trade prints, and the trade-id continuity check
+    book_channel: str = "level2_batch"  # "level2" needs a signer
+
+
+class CoinbaseMarketFeed:
+    def __init__(
+        self,
+        ws_url: str,
+        instruments: Mapping[str, Instrument],
+        clock: Clock,
+        on_book: BookHandler,
+        on_trade: TradeHandler,
+        settings: CoinbaseFeedSettings | None = None,
+        observer: FeedObserver | None = None,
+        rng: random.Random | None = None,
+        *,
+        signer: CoinbaseExchangeSigner | None = None,
+        venue_time_ns: Callable[[], int] | None = None,
+    ) -> None:
+        self.instruments = instruments
+        self.settings = settings or CoinbaseFeedSettings()
+        if self.settings.book_channel == "level2" and signer is None:
+            raise ValueError("Coinbase's level2 channel needs an authenticated subscribe: pass a signer")
+        self.observer: FeedObserver = observer or NullFeedObserver()
+        self.on_book = on_book
+        self.on_trade = on_trade
+        self.parser = CoinbaseMarketParser(instruments)
+        self.syncs = {symbol: CoinbaseBookSync(symbol) for symbol in instruments}
+        self.resubscriptions: dict[str, int] = dict.fromkeys(instruments, 0)
+        self.heartbeat_gaps: dict[str, int] = dict.fromkeys(instruments, 0)
+        self.heartbeats = 0
+        self._heartbeat_sequence: dict[str, int] = {}
+        self._malformed_seen: dict[str, int] = {}
+        book = self.settings.book_channel
+        self._book_stream = {symbol: stream_name(book, symbol) for symbol in instruments}
+        self._heartbeat_stream = {symbol: stream_name("heartbeat", symbol) for symbol in instruments}
+        self._resync_channels = [book, "matches"] if self.settings.trades else [book]
+        self._signer = signer
+        self._venue_time_ns = venue_time_ns or clock.now_ns
+        streams = []
+        for symbol in instruments:
+            streams.append(StreamSpec(self._book_stream[symbol]))
+            streams.append(
+                StreamSpec(self._heartbeat_stream[symbol], stale_after_s=self.settings.staleness_s)
+            )
+            if self.settings.trades:
+                streams.append(StreamSpec(stream_name("matches", symbol)))
+        self.session = WsSession(
+            FeedChannels(ws_url or WS_URL, book, signer, self._venue_time_ns),
+            streams,
+            self._on_frame,
+            clock=clock,
+            backoff=Backoff(
+                self.settings.backoff_initial_s, self.settings.backoff_max_s, rng=rng or random.Random()
+            ),
+            config=SessionConfig(
+                "coinbase-market",
+                ping_idle_s=self.settings.ping_idle_s,
+                pong_timeout_s=self.settings.pong_timeout_s,
+            ),
+            on_reconnected=self._on_reconnected,
+        )
+
+    async def start(self) -> None:
+        await self.session.start()
+
+    async def stop(self) -> None:
+        await self.session.stop()
+
+    def synced(self, symbol: str) -> bool:
+        return self.syncs[symbol].state is SyncState.SYNCED
+
+    def all_synced(self) -> bool:
+        return all(sync.state is SyncState.SYNCED for sync in self.syncs.values())
+
+    def data_age_ns(self, symbol: str, now_mono_ns: int) -> int | None:
+        """How long ago the product's book or heartbeat stream last delivered a frame (a heartbeat
+        says the book is current: nothing was lost up to it); None before the first."""
+        last_data = self.session.last_data_ns
+        seen = [
+            last
+            for last in (
+                last_data.get(self._book_stream[symbol]),
+                last_data.get(self._heartbeat_stream[symbol]),
+            )
+            if last is not None
+        ]
+        return now_mono_ns - max(seen) if seen else None
+
+    # -- the hot path ---------------------------------------------------------------------------------
+    def _on_frame(self, payload: bytes, ts_recv: int) -> None:
+        self.observer.frames(1)
+        if payload.startswith(HEARTBEAT_PREFIX):
+            self._on_heartbeat(payload)
+            return
+        for event in self.parser.parse(payload, ts_recv):
+            if isinstance(event, CoinbaseBookUpdate):
+                self._on_book_message(event, ts_recv)
+            elif isinstance(event, CoinbaseTradePrint):
+                self._on_match(event)
+            elif isinstance(event, Malformed):
+                self._malformed(event)
+
+    def _on_book_message(self, message: CoinbaseBookUpdate, ts_recv: int) -> None:
+        symbol = message.symbol
+        sync = self.syncs.get(symbol)
+        if sync is None:
+            return
+        self.observer.market_data(symbol, ts_recv)
+        was_synced = sync.state is SyncState.SYNCED
+        decision = sync.on_book(message)
+        if decision is Decision.APPLY:
+            if not was_synced:
+                self.observer.synced(symbol, True)
+                log.info("book synced", symbol=symbol)
+            self.on_book(symbol, sync.book, True, ts_recv)
+        elif decision is Decision.GAP:
+            self._resync(symbol, was_synced, ts_recv, "crossed book")
+
+    def _on_match(self, trade: CoinbaseTradePrint) -> None:
+        sync = self.syncs.get(trade.symbol)
+        if sync is None:
+            return
+        was_synced = sync.state is SyncState.SYNCED
+        decision = sync.on_trade(trade)
+        if decision is Decision.APPLY and not trade.last_match:
+            self.on_trade(trade)
+        elif decision is Decision.GAP:
+            if not trade.last_match:
+                self.on_trade(trade)  # the trade happened; the book is what was lost
+            self._resync(trade.symbol, was_synced, trade.ts_recv, f"trade id gap at {trade.trade_id}")
+
+    def _on_heartbeat(self, payload: bytes) -> None:
+        heartbeat = parse_heartbeat(payload)
+        if heartbeat is None:
+            self._malformed(Malformed("heartbeat: undecodable", payload[:200], 0))
+            return
+        symbol = heartbeat.product_id
+        sync = self.syncs.get(symbol)
+        if sync is None:
+            return
+        self.heartbeats += 1
+        last_sequence = self._heartbeat_sequence.get(symbol)
+        self._heartbeat_sequence[symbol] = heartbeat.sequence
+        reason = ""
+        if last_sequence is not None and heartbeat.sequence < last_sequence:
+            reason = f"heartbeat sequence went back to {heartbeat.sequence}"
+        elif (
+            self.settings.trades
+            and sync.last_trade_id is not None
+            and heartbeat.last_trade_id > sync.last_trade_id
+        ):
+            reason = f"heartbeat last_trade_id {heartbeat.last_trade_id} > last match {sync.last_trade_id}"
+        if reason:
+            self.heartbeat_gaps[symbol] += 1
+            self._resync(symbol, sync.state is SyncState.SYNCED, 0, reason)
+
+    def _resync(self, symbol: str, was_synced: bool, ts_recv: int, reason: str) -> None:
+        """A fresh snapshot (and trade-id base) for one product: renew its level2 and matches."""
+        sync = self.syncs[symbol]
+        log.warning("book out of sync: resyncing product", symbol=symbol, reason=reason)
+        sync.restart()
+        self._heartbeat_sequence.pop(symbol, None)
+        self.observer.gap(symbol)
+        self.observer.resync(symbol)
+        if was_synced:
+            self.observer.synced(symbol, False)
+        self.on_book(symbol, sync.book, False, ts_recv)
+        if self.session.send(subscription("unsubscribe", [symbol], self._resync_channels)):
+            self.session.send(
+                subscription("subscribe", [symbol], self._resync_channels, self._signer, self._venue_time_ns)
+            )
+            self.resubscriptions[symbol] += 1
+        # not connected: the reconnect subscribes again, and resyncs every book anyway
+
+    def _malformed(self, event: Malformed) -> None:
+        """Counted every time; logged once per reason with a sample, so a bad stream cannot flood logs."""
+        self.observer.malformed(event.reason)
+        count = self._malformed_seen.get(event.reason, 0) + 1
+        self._malformed_seen[event.reason] = count
+        if count == 1:
+            log.warning("malformed market frame dropped", reason=event.reason, sample=event.sample[:200])
+
+    def _on_reconnected(self, event: Reconnected) -> None:
+        log.info("coinbase market data reconnected: resyncing every book", reason=str(event.reason))
+        self._heartbeat_sequence.clear()
+        for symbol, sync in self.syncs.items():
+            was_synced = sync.state is SyncState.SYNCED
+            sync.restart()
+            self.observer.resync(symbol)
+            if was_synced:
+                self.observer.synced(symbol, False)
+            self.on_book(symbol, sync.book, False, 0)
