@@ -139,3 +139,25 @@ def test_an_untorn_image_keeps_every_acknowledged_record(tmp_path: Path) -> None
         assert [acknowledged, last] == recovered.load().fills
     finally:
         recovered.close()
+
+
+def test_a_bounded_load_keeps_every_live_order_and_only_the_latest_finished(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "journal.db")
+    try:
+        for n in range(10):
+            status = OrderStatus.NEW if n in (0, 5) else OrderStatus.CANCELED
+            journal.record_order(
+                Order(f"ts1-1-{n}", "BTCUSDT", Side.BUY, 100, 1, status=status, created_ns=n)
+            )
+        journal.flush()
+        loaded = journal.load(finished_limit=3)
+        assert [order.client_id for order in loaded.orders] == [
+            "ts1-1-0",
+            "ts1-1-5",
+            "ts1-1-7",
+            "ts1-1-8",
+            "ts1-1-9",
+        ]
+        assert len(journal.load().orders) == 10
+    finally:
+        journal.close()

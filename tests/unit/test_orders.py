@@ -103,3 +103,30 @@ def test_recovery_starts_below_recent_fills_so_a_hole_under_the_highest_is_refet
     assert manager.last_fill_id("BTCUSDT") == 120
     assert manager.recovery_floor("BTCUSDT") == 98  # refetch from 99: 100 comes back, the rest dedupe
     assert manager.first_sight("BTCUSDT", 100) and not manager.first_sight("BTCUSDT", 101)
+
+
+def test_memory_stays_flat_however_many_orders_and_fills_go_through() -> None:
+    import tracemalloc
+
+    ids = ClientOrderIds("ts1", block_size=100_000)
+    ids.add_block(1)
+    manager = OrderManager(ids, retain_finished=1_000, fill_window=2_000)
+
+    def trade(orders: int, start: int) -> None:
+        for n in range(start, start + orders):
+            order = manager.create("BTCUSDT", Side.BUY, 100, 2, n, n)
+            manager.set_status(order, OrderStatus.NEW)
+            report = OrderReport(
+                order.client_id, "BTCUSDT", OrderStatus.FILLED, n, 2, fill(n, order.client_id), "", n
+            )
+            manager.apply(report)
+
+    tracemalloc.start()  # before the warm-up, so what it made and later frees is counted both ways
+    trade(5_000, 0)  # past both bounds: the steady state
+    before = tracemalloc.take_snapshot()
+    trade(20_000, 5_000)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < 200_000, f"{grown} bytes more after 20,000 more orders and fills"  # vs ~14 MB unbounded
+    assert len(manager.orders) == 1_000 and manager.created == 25_000

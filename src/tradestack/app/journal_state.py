@@ -55,7 +55,7 @@ def open_for_account(data_dir: Path, account: str) -> tuple[SqliteJournal, bool]
 
 def restore(engine: Engine, journal: SqliteJournal) -> None:
     """Orders, fills, ledger baseline, kill switch and the risk day from the journal into the engine."""
-    state = journal.load()
+    state = journal.load(finished_limit=engine.orders.retain_finished)
     baseline = json.loads(state.meta.get(LEDGER_BASELINE, "{}"))
     for asset, amount in baseline.items():
         engine.ledger.set_balance(asset, int(amount))

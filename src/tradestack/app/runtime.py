@@ -184,6 +184,7 @@ class TradingRuntime:
         self.draining = False
         self.reconcile_report: ReconcileReport | None = None
         self.venue_balances: dict[str, int] = {}
+        self._pushed_during_reconcile: dict[str, int] | None = None
         self.started_mono = clock.monotonic_ns()
         self.tick_to_order_ns: list[int] = []
         self._tick_start: dict[str, int] = {}
@@ -283,8 +284,14 @@ class TradingRuntime:
             set_baseline(journal, baseline)
             for asset, amount in baseline.items():
                 engine.ledger.set_balance(asset, amount)
+        self._pushed_during_reconcile = {}
         self.reconcile_report = await reconcile(engine, venue, self.clock, floors)
-        self.venue_balances = self.reconcile_report.venue_balances
+        # the REST snapshot, then every balance the stream pushed meanwhile: a push carries the
+        # balance after its own fill, so replaying them in order never ends older than the snapshot
+        balances = dict(self.reconcile_report.venue_balances)
+        balances.update(self._pushed_during_reconcile)
+        self._pushed_during_reconcile = None
+        self.venue_balances = balances
         for order in self.reconcile_report.in_flight:
             self._spawn(self.trader.resolve(order))
         self._update_drift()
@@ -423,6 +430,8 @@ class TradingRuntime:
 
     def _on_balances(self, balances: Mapping[str, int]) -> None:
         self.venue_balances.update(balances)
+        if self._pushed_during_reconcile is not None:
+            self._pushed_during_reconcile.update(balances)
         self._update_drift()
 
     def _on_user_reconnected(self) -> None:

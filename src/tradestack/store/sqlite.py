@@ -59,7 +59,22 @@ class SqliteJournal:
         self._thread.start()
 
     # -- reads (start-up only) ------------------------------------------------------------------
-    def load(self) -> JournalState:
+    def load(self, finished_limit: int | None = None) -> JournalState:
+        """Everything, or with `finished_limit` every live order but only that many of the most
+        recent finished ones: a long-lived journal then restarts in bounded memory."""
+        final = tuple(status.value for status in OrderStatus if not status.is_live)
+        marks = ", ".join("?" * len(final))
+        order_args: tuple[object, ...] = ()
+        if finished_limit is None:
+            order_query = "SELECT * FROM orders ORDER BY created_ns, client_id"
+        else:
+            order_query = (
+                f"SELECT * FROM orders WHERE status NOT IN ({marks}) UNION ALL "
+                f"SELECT * FROM (SELECT * FROM orders WHERE status IN ({marks}) "
+                "ORDER BY created_ns DESC LIMIT ?) ORDER BY created_ns, client_id"
+            )
+            order_args = (*final, *final, finished_limit)
+
         def read(db: sqlite3.Connection) -> JournalState:
             orders = [
                 Order(
@@ -74,7 +89,7 @@ class SqliteJournal:
                     created_ns=row[8],
                     reason=row[9],
                 )
-                for row in db.execute("SELECT * FROM orders ORDER BY created_ns, client_id")
+                for row in db.execute(order_query, order_args)
             ]
             fills = [
                 Fill(

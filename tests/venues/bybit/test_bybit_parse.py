@@ -222,3 +222,15 @@ def test_structured_v5_books_give_events_or_malformed(
     for parser in (BybitMarketParser(BTC), BybitMarketParser.inferring()):
         for event in parser.parse(frame, 1):
             assert isinstance(event, BybitBookUpdate | Malformed)
+
+
+@CORPUS
+def test_a_v2_trade_of_size_zero_is_malformed(corpus: Path) -> None:
+    """Regression: found by the decoder fuzz (tests/reliability/test_decoder_fuzz.py), full run."""
+    frame = (
+        b'{"topic":"trade.BTCUSD","data":[{"trade_time_ms":1625184000246,"timestamp":"2021-07-02T00:00:00.000Z",'
+        b'"symbol":"BTCUSD","side":"Buy","size":"0","price":32171.5,"tick_direction":"PlusTick",'
+        b'"trade_id":"a8ea3e6a-7a79-5ac5-9bf8-3ed9b5a1ff09","cross_seq":6798420600}]}'
+    )
+    [event] = v2_parser(corpus).parse(frame, 1)
+    assert isinstance(event, Malformed) and "size 0" in event.reason

@@ -28,7 +28,7 @@ class ReportOutcome:
     new_fill: Fill | None  # a fill seen for the first time (apply it to positions)
 
 
-RETAIN_FINISHED = 5_000
+RETAIN_FINISHED = 1_000
 FILL_WINDOW = 100_000
 # Fills reach the journal in the order they reach us, which is not always trade-id order (a REST
 # answer and the user stream race), so a crash can leave a hole below the highest journaled id.
@@ -44,7 +44,7 @@ class OrderManager:
         self.orders: dict[str, Order] = {}  # live ones, and the most recent finished ones
         self._live: dict[str, dict[str, Order]] = {}
         self._finished: deque[str] = deque()  # client ids in the order they finished
-        self._retain_finished = retain_finished
+        self.retain_finished = retain_finished
         self._fill_window = fill_window
         self._seen: dict[str, set[int]] = {}  # symbol -> trade ids above its floor
         self._fill_floor: dict[str, int] = {}  # symbol -> every trade id at or below counts as seen
@@ -170,7 +170,7 @@ class OrderManager:
 
     def _finish(self, order: Order) -> None:
         self._finished.append(order.client_id)
-        while len(self._finished) > self._retain_finished:
+        while len(self._finished) > self.retain_finished:
             old = self.orders.get(self._finished.popleft())
             if old is not None and not old.status.is_live:
                 del self.orders[old.client_id]

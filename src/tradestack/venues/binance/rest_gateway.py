@@ -58,6 +58,7 @@ ResponseType = Literal["ACK", "RESULT", "FULL"]
 UNKNOWN_OUTCOME_CODES: Final = frozenset({-1006, -1007})  # UNEXPECTED_RESP, TIMEOUT
 
 _MS = 1_000_000
+READ_WAIT_MAX_S = 60.0  # the longest a read waits for our own limiter (a minute window turns over)
 
 # --- wire types: Binance's documented response shapes, camelCase on the wire; unknown fields ignored --
 
@@ -709,7 +710,7 @@ class BinanceRestGateway:
         session = self._session
         if session is None:
             raise RuntimeError("gateway not started")
-        query, headers = self._prepare(method, params, weight, orders, signed, api_key)
+        query, headers = await self._admit(method, path, params, weight, orders, signed, api_key)
         url = URL(f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}", encoded=True)
         timing = RequestTiming(method, path, client_order_id, self._clock.monotonic_ns())
         try:
@@ -729,6 +730,34 @@ class BinanceRestGateway:
             timing.finished_ns = self._clock.monotonic_ns()
             self._report(timing)
         return self._outcome(method, path, status, body, retry_after, decoder)
+
+    async def _admit(
+        self,
+        method: str,
+        path: str,
+        params: list[tuple[str, str]],
+        weight: int,
+        orders: int,
+        signed: bool,
+        api_key: bool,
+    ) -> tuple[str, Mapping[str, str] | None]:
+        """`_prepare`, except that a read held back by our own limiter waits for its window (up to
+        READ_WAIT_MAX_S) instead of failing: a restart right after heavy trading finds the minute's
+        weight used and must still reconcile. Orders and cancels never wait: a late quote is worse
+        than none, and their callers handle RateLimited."""
+        waited = 0.0
+        while True:
+            try:
+                return self._prepare(method, params, weight, orders, signed, api_key)
+            except RateLimited as limited:
+                wait = limited.retry_after_seconds or 1.0
+                if (method != "GET" and not path.endswith("/userDataStream")) or (
+                    waited + wait > READ_WAIT_MAX_S
+                ):
+                    raise
+                log.warning("rate limit window full; waiting before a read", path=path, wait_s=round(wait, 2))
+                await asyncio.sleep(wait)
+                waited += wait
 
     def _prepare(
         self,

@@ -213,12 +213,16 @@ class BybitV2MarketParser:
             time_text = number_text(trade.trade_time_ms)
             if not time_text.isdigit() or not time_text.isascii():
                 raise BybitParseError(f"trade time {time_text[:40]!r}")
+            price = float32_units(number_text(trade.price), instrument.price_scale)
+            size = float32_units(number_text(trade.size), instrument.size_scale)
+            if price <= 0 or size <= 0:  # a trade happened: both are positive
+                raise BybitParseError(f"trade price {price} size {size}")
             events.append(
                 TradePrint(
                     symbol=trade.symbol,
                     trade_id=trade_id(trade.trade_id),
-                    price=float32_units(number_text(trade.price), instrument.price_scale),
-                    size=float32_units(number_text(trade.size), instrument.size_scale),
+                    price=price,
+                    size=size,
                     aggressor=aggressor(trade.side),
                     ts_event=millis(int(time_text)),
                     ts_recv=ts_recv,

@@ -153,6 +153,8 @@ class CoinbaseMarketParser:
             price_scale, size_scale = self.scales(match.product_id)
             if match.side not in ("buy", "sell"):
                 raise CoinbaseParseError(f"match side {match.side[:40]!r}")
+            if _units(match.price, price_scale) <= 0 or _units(match.size, size_scale) <= 0:
+                raise CoinbaseParseError(f"match price {match.price[:40]!r} size {match.size[:40]!r}")
             return [
                 CoinbaseTradePrint(
                     symbol=match.product_id,

@@ -134,12 +134,16 @@ class OkxMarketParser:
                     raise OkxParseError(f"trade id {trade.tradeId[:40]!r}")
                 if trade.side not in ("buy", "sell"):
                     raise OkxParseError(f"trade side {trade.side[:40]!r}")
+                price = _units(trade.px, instrument.price_scale)
+                size = _units(trade.sz, instrument.size_scale)
+                if price <= 0 or size <= 0:  # a trade happened: both are positive
+                    raise OkxParseError(f"trade px {trade.px[:40]!r} sz {trade.sz[:40]!r}")
                 events.append(
                     TradePrint(
                         symbol=trade.instId,
                         trade_id=int(trade.tradeId),
-                        price=_units(trade.px, instrument.price_scale),
-                        size=_units(trade.sz, instrument.size_scale),
+                        price=price,
+                        size=size,
                         aggressor=Side.BUY if trade.side == "buy" else Side.SELL,
                         ts_event=_millis(trade.ts),
                         ts_recv=ts_recv,
