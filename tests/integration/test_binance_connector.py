@@ -16,9 +16,10 @@ from conftest import eventually
 from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.events import TradePrint
 from tradestack.ports import SystemClock
+from tradestack.venues._shared.feed_hooks import FeedObserver
 from tradestack.venues._shared.ws_session import SessionState
 from tradestack.venues.binance.auth import HmacSigner
-from tradestack.venues.binance.feed import BinanceMarketFeed, FeedObserver, FeedSettings
+from tradestack.venues.binance.feed import BinanceMarketFeed, FeedSettings
 from tradestack.venues.binance.rest_gateway import BinanceRestGateway
 from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange
 

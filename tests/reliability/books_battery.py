@@ -34,10 +34,11 @@ from support.trading_rig import percentile
 from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.events import Level, TradePrint
 from tradestack.ports import SystemClock
+from tradestack.venues._shared.feed_hooks import FeedObserver
 from tradestack.venues._shared.rate_limit import RateLimiter
 from tradestack.venues._shared.ws_session import SessionState
 from tradestack.venues.binance.auth import HmacSigner
-from tradestack.venues.binance.feed import BinanceMarketFeed, FeedObserver, FeedSettings
+from tradestack.venues.binance.feed import BinanceMarketFeed, FeedSettings
 from tradestack.venues.binance.rest_gateway import BinanceRestGateway, limits_from_exchange_info
 from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange
 

@@ -31,9 +31,10 @@ from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.events import Side, TradePrint
 from tradestack.domain.orders.reports import OrderReport
 from tradestack.ports import SystemClock
+from tradestack.venues._shared.feed_hooks import FeedObserver
 from tradestack.venues._shared.ws_session import SessionState
 from tradestack.venues.binance.auth import HmacSigner
-from tradestack.venues.binance.feed import BinanceMarketFeed, FeedObserver, FeedSettings
+from tradestack.venues.binance.feed import BinanceMarketFeed, FeedSettings
 from tradestack.venues.binance.rest_gateway import BinanceRestGateway
 from tradestack.venues.binance.user_messages import Balances
 from tradestack.venues.binance.user_stream import BinanceUserStream

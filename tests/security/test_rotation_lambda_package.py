@@ -59,7 +59,7 @@ def test_the_package_is_reproducible_and_holds_only_sources(tmp_path: Path) -> N
     first = build(tmp_path / "a.zip")
     assert build(tmp_path / "b.zip") == first  # same sources, same bytes: a stable source_code_hash
     names = zipfile.ZipFile(tmp_path / "a.zip").namelist()
-    assert names[0] == "tradestack_rotation.py" or "tradestack_rotation.py" in names
+    assert "tradestack_rotation.py" in names
     assert "tradestack/app/rotation_lambda.py" in names
     assert all(name.endswith(".py") for name in names), [n for n in names if not n.endswith(".py")]
     assert not [name for name in names if "__pycache__" in name or name.startswith("tests/")]

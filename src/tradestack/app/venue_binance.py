@@ -10,7 +10,7 @@ from tradestack.app.venue_connector import (
     BookHandler,
     Credentials,
     Endpoints,
-    FeedObserver,
+    FeedHooks,
     FeedTuning,
     OrderWritten,
     ReportHandler,
@@ -76,7 +76,7 @@ class BinanceConnector:
         on_book: BookHandler,
         on_trade: TradeHandler,
         tuning: FeedTuning,
-        observer: FeedObserver,
+        observer: FeedHooks,
     ) -> BinanceMarketFeed:
         settings = FeedSettings(
             staleness_s=tuning.staleness_s,

@@ -13,7 +13,7 @@ from tradestack.app.venue_connector import (
     BookHandler,
     Credentials,
     Endpoints,
-    FeedObserver,
+    FeedHooks,
     FeedTuning,
     OrderWritten,
     ReportHandler,
@@ -82,7 +82,7 @@ class CoinbaseConnector:
         on_book: BookHandler,
         on_trade: TradeHandler,
         tuning: FeedTuning,
-        observer: FeedObserver,
+        observer: FeedHooks,
     ) -> CoinbaseMarketFeed:
         settings = CoinbaseFeedSettings(
             staleness_s=tuning.staleness_s,

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tradestack.domain.book.order_book import OrderBook
-from tradestack.domain.events import TradePrint
 from tradestack.domain.instruments import Instrument
 from tradestack.domain.orders.reports import OrderReport
 from tradestack.ports import TradingVenue
 from tradestack.security.key_permissions import KeyPolicy
 from tradestack.security.secrets import Secret
+from tradestack.venues._shared.feed_hooks import BookHandler as BookHandler
+from tradestack.venues._shared.feed_hooks import FeedHooks as FeedHooks
+from tradestack.venues._shared.feed_hooks import TradeHandler as TradeHandler
 from tradestack.venues._shared.ws_session import WsSession
 
-BookHandler = Callable[[str, OrderBook, bool, int], None]
-TradeHandler = Callable[[TradePrint], None]
 ReportHandler = Callable[[OrderReport, int], None]
 BalancesHandler = Callable[[Mapping[str, int]], None]  # asset -> total at ASSET_SCALE
 
@@ -54,15 +54,6 @@ class FeedTuning:
     backoff_initial_s: float
     backoff_max_s: float
     snapshot_limit: int
-
-
-class FeedObserver(Protocol):
-    def market_data(self, symbol: str, ts_recv: int) -> None: ...
-    def gap(self, symbol: str) -> None: ...
-    def resync(self, symbol: str) -> None: ...
-    def synced(self, symbol: str, synced: bool) -> None: ...
-    def malformed(self, reason: str) -> None: ...
-    def frames(self, count: int) -> None: ...
 
 
 class SyncStateLike(Protocol):
@@ -137,7 +128,7 @@ class VenueConnector(Protocol):
         on_book: BookHandler,
         on_trade: TradeHandler,
         tuning: FeedTuning,
-        observer: FeedObserver,
+        observer: FeedHooks,
     ) -> MarketFeed: ...
 
     def user_stream(

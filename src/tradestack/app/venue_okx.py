@@ -11,7 +11,7 @@ from tradestack.app.venue_connector import (
     BookHandler,
     Credentials,
     Endpoints,
-    FeedObserver,
+    FeedHooks,
     FeedTuning,
     OrderWritten,
     ReportHandler,
@@ -103,7 +103,7 @@ class OkxConnector:
         on_book: BookHandler,
         on_trade: TradeHandler,
         tuning: FeedTuning,
-        observer: FeedObserver,
+        observer: FeedHooks,
     ) -> OkxMarketFeed:
         settings = OkxFeedSettings(
             staleness_s=tuning.staleness_s,

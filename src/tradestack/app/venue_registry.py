@@ -19,6 +19,13 @@ NATIVE_SYMBOLS: dict[str, dict[str, str]] = {
 PASSPHRASE_VENUES = frozenset({"okx", "coinbase"})
 
 
+CONNECTORS: dict[str, type[BinanceConnector | OkxConnector | CoinbaseConnector]] = {
+    "binance": BinanceConnector,
+    "okx": OkxConnector,
+    "coinbase": CoinbaseConnector,
+}
+
+
 def connect(
     venue: str,
     endpoints: Endpoints,
@@ -26,13 +33,10 @@ def connect(
     clock: Clock,
     on_order_written: OrderWritten | None = None,
 ) -> VenueConnector:
-    if venue == "binance":
-        return BinanceConnector(endpoints, credentials, clock, on_order_written)
-    if venue == "okx":
-        return OkxConnector(endpoints, credentials, clock, on_order_written)
-    if venue == "coinbase":
-        return CoinbaseConnector(endpoints, credentials, clock, on_order_written)
-    raise ValueError(f"no connector for venue {venue!r}: supported are binance, okx, coinbase")
+    connector = CONNECTORS.get(venue)
+    if connector is None:
+        raise ValueError(f"no connector for venue {venue!r}: supported are {', '.join(CONNECTORS)}")
+    return connector(endpoints, credentials, clock, on_order_written)
 
 
 def for_venue(settings: Settings, venue: str) -> Settings:

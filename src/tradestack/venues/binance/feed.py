@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 
-from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.book.sequencer import Decision
 from tradestack.domain.events import BestBidAsk, BookDelta, BookSnapshot, Malformed, TradePrint
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
 from tradestack.venues._shared.backoff import Backoff
 from tradestack.venues._shared.errors import VenueError
+from tradestack.venues._shared.feed_hooks import BookHandler, FeedHooks, FeedObserver, TradeHandler
 from tradestack.venues._shared.ws_session import Reconnected, SessionConfig, StreamSpec, WsSession
 from tradestack.venues.binance.book_sync import BinanceBookSync, SnapshotOutcome, SyncState, TickerCrossCheck
 from tradestack.venues.binance.parse import BinanceMarketParser, MalformedMessage, exact_units
@@ -29,31 +28,6 @@ from tradestack.venues.binance.rest_gateway import BinanceRestGateway, Depth
 from tradestack.venues.binance.session import CombinedStreams
 
 log = structlog.get_logger("tradestack.binance.feed")
-
-BookHandler = Callable[[str, OrderBook, bool, int], None]  # symbol, book, synced, ts_recv
-TradeHandler = Callable[[TradePrint], None]
-
-
-class FeedHooks(Protocol):
-    """What a feed reports as it goes (metrics bind it); any object with these methods."""
-
-    def market_data(self, symbol: str, ts_recv: int) -> None: ...
-    def gap(self, symbol: str) -> None: ...
-    def resync(self, symbol: str) -> None: ...
-    def synced(self, symbol: str, synced: bool) -> None: ...
-    def malformed(self, reason: str) -> None: ...
-    def frames(self, count: int) -> None: ...
-
-
-class FeedObserver:
-    """Hooks for metrics; the default does nothing."""
-
-    def market_data(self, symbol: str, ts_recv: int) -> None: ...
-    def gap(self, symbol: str) -> None: ...
-    def resync(self, symbol: str) -> None: ...
-    def synced(self, symbol: str, synced: bool) -> None: ...
-    def malformed(self, reason: str) -> None: ...
-    def frames(self, count: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,16 +20,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 
-from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.book.sequencer import Decision
-from tradestack.domain.events import Malformed, TradePrint
+from tradestack.domain.events import Malformed
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
 from tradestack.venues._shared.backoff import Backoff
+from tradestack.venues._shared.feed_hooks import BookHandler, FeedHooks, FeedObserver, TradeHandler
 from tradestack.venues._shared.ws_session import Reconnected, SessionConfig, StreamSpec, WsSession
 from tradestack.venues.coinbase.auth import CoinbaseExchangeSigner
 from tradestack.venues.coinbase.book_sync import CoinbaseBookSync, SyncState
@@ -40,29 +39,6 @@ from tradestack.venues.coinbase.parse import CoinbaseMarketParser
 from tradestack.venues.coinbase.session import WS_URL, FeedChannels, stream_name, subscription
 
 log = structlog.get_logger("tradestack.coinbase.feed")
-
-BookHandler = Callable[[str, OrderBook, bool, int], None]  # symbol, book, synced, ts_recv
-TradeHandler = Callable[[TradePrint], None]
-
-
-class FeedObserver(Protocol):
-    """The metrics hooks (the same as binance.feed.FeedObserver, which satisfies this)."""
-
-    def market_data(self, symbol: str, ts_recv: int) -> None: ...
-    def gap(self, symbol: str) -> None: ...
-    def resync(self, symbol: str) -> None: ...
-    def synced(self, symbol: str, synced: bool) -> None: ...
-    def malformed(self, reason: str) -> None: ...
-    def frames(self, count: int) -> None: ...
-
-
-class NullFeedObserver:
-    def market_data(self, symbol: str, ts_recv: int) -> None: ...
-    def gap(self, symbol: str) -> None: ...
-    def resync(self, symbol: str) -> None: ...
-    def synced(self, symbol: str, synced: bool) -> None: ...
-    def malformed(self, reason: str) -> None: ...
-    def frames(self, count: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +61,7 @@ class CoinbaseMarketFeed:
         on_book: BookHandler,
         on_trade: TradeHandler,
         settings: CoinbaseFeedSettings | None = None,
-        observer: FeedObserver | None = None,
+        observer: FeedHooks | None = None,
         rng: random.Random | None = None,
         *,
         signer: CoinbaseExchangeSigner | None = None,
@@ -95,7 +71,7 @@ class CoinbaseMarketFeed:
         self.settings = settings or CoinbaseFeedSettings()
         if self.settings.book_channel == "level2" and signer is None:
             raise ValueError("Coinbase's level2 channel needs an authenticated subscribe: pass a signer")
-        self.observer: FeedObserver = observer or NullFeedObserver()
+        self.observer: FeedHooks = observer or FeedObserver()
         self.on_book = on_book
         self.on_trade = on_trade
         self.parser = CoinbaseMarketParser(instruments)

@@ -13,18 +13,17 @@ The callbacks are BinanceMarketFeed's: on_book(symbol, OrderBook, synced, ts_rec
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 
-from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.book.sequencer import Decision
 from tradestack.domain.events import Malformed, TradePrint
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
 from tradestack.venues._shared.backoff import Backoff
+from tradestack.venues._shared.feed_hooks import BookHandler, FeedHooks, FeedObserver, TradeHandler
 from tradestack.venues._shared.ws_session import Reconnected, SessionConfig, StreamSpec, WsSession
 from tradestack.venues.okx.book_sync import OkxBookSync, SyncState
 from tradestack.venues.okx.messages import OkxBookUpdate
@@ -32,29 +31,6 @@ from tradestack.venues.okx.parse import OkxMarketParser
 from tradestack.venues.okx.session import PING, PONG, PUBLIC_URL, PublicChannels, stream_name, subscription
 
 log = structlog.get_logger("tradestack.okx.feed")
-
-BookHandler = Callable[[str, OrderBook, bool, int], None]  # symbol, book, synced, ts_recv
-TradeHandler = Callable[[TradePrint], None]
-
-
-class FeedObserver(Protocol):
-    """The metrics hooks (the same as binance.feed.FeedObserver, which satisfies this)."""
-
-    def market_data(self, symbol: str, ts_recv: int) -> None: ...
-    def gap(self, symbol: str) -> None: ...
-    def resync(self, symbol: str) -> None: ...
-    def synced(self, symbol: str, synced: bool) -> None: ...
-    def malformed(self, reason: str) -> None: ...
-    def frames(self, count: int) -> None: ...
-
-
-class NullFeedObserver:
-    def market_data(self, symbol: str, ts_recv: int) -> None: ...
-    def gap(self, symbol: str) -> None: ...
-    def resync(self, symbol: str) -> None: ...
-    def synced(self, symbol: str, synced: bool) -> None: ...
-    def malformed(self, reason: str) -> None: ...
-    def frames(self, count: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +52,12 @@ class OkxMarketFeed:
         on_book: BookHandler,
         on_trade: TradeHandler,
         settings: OkxFeedSettings | None = None,
-        observer: FeedObserver | None = None,
+        observer: FeedHooks | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.instruments = instruments
         self.settings = settings or OkxFeedSettings()
-        self.observer: FeedObserver = observer or NullFeedObserver()
+        self.observer: FeedHooks = observer or FeedObserver()
         self.on_book = on_book
         self.on_trade = on_trade
         self.parser = OkxMarketParser(instruments)
