@@ -137,8 +137,10 @@ class TradingVenue(Protocol):
 
     async def open_orders(self, symbol: str) -> list[Order]: ...
 
-    async def fills(self, symbol: str, from_trade_id: int | None) -> list[tuple[Fill, int]]:
-        """Our trades at the venue from a trade id on (all recent ones when None), with venue order ids."""
+    async def fills(self, symbol: str, since: Fill | None) -> list[tuple[Fill, int]]:
+        """Our trades at the venue from `since` on, it included (all recent ones when None), oldest
+        first, with venue order ids. A venue that numbers trades in order may start at its id; one
+        that does not starts at its venue time (trades at that very time included)."""
         ...
 
     async def balances(self) -> dict[str, int]:

@@ -52,7 +52,7 @@ def test_orders_fills_and_meta_survive_a_reopen(tmp_path: Path) -> None:
     order.status = OrderStatus.FILLED
     order.filled = 5
     journal.record_order(order)  # an upsert: the latest state wins
-    fill = Fill("BTCUSDT", 77, "ts1-1-0", Side.BUY, 100, 5, 0, "USDT", 9)
+    fill = Fill("BTCUSDT", "77", "ts1-1-0", Side.BUY, 100, 5, 0, "USDT", 9)
     journal.record_fill(fill)
     journal.record_fill(fill)  # exactly once, even if recorded twice
     journal.put_meta_sync("kill_switch", "daily loss")
@@ -62,6 +62,26 @@ def test_orders_fills_and_meta_survive_a_reopen(tmp_path: Path) -> None:
     assert [(o.client_id, o.status, o.filled) for o in state.orders] == [("ts1-1-0", OrderStatus.FILLED, 5)]
     assert state.fills == [fill]
     assert state.meta["kill_switch"] == "daily loss"
+
+
+def test_trade_ids_are_venue_text_and_older_integer_journals_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    old = sqlite3.connect(path)  # the fills table as journals wrote it while trade ids were integers
+    old.execute(
+        "CREATE TABLE fills (symbol TEXT NOT NULL, trade_id INTEGER NOT NULL, client_id TEXT NOT NULL, "
+        "side TEXT NOT NULL, price INTEGER NOT NULL, size INTEGER NOT NULL, fee INTEGER NOT NULL, "
+        "fee_asset TEXT NOT NULL, ts_event INTEGER NOT NULL, PRIMARY KEY (symbol, trade_id))"
+    )
+    old.execute("INSERT INTO fills VALUES ('BTCUSDT', 41, 'ts1-1-0', 'BUY', 100, 5, 0, 'USDT', 1)")
+    old.commit()
+    old.close()
+    journal = SqliteJournal(path)
+    bybit = Fill("BTCUSDT", "a8ea3e6a-7a79-5ac5-9bf8-3ed9b5a1ff09", "ts1-1-1", Side.SELL, 101, 5, 0, "USDT", 2)
+    journal.record_fill(bybit)
+    journal.record_fill(Fill("BTCUSDT", "41", "ts1-1-0", Side.BUY, 100, 5, 0, "USDT", 1))  # already there
+    journal.close()
+    fills = SqliteJournal(path).load().fills
+    assert [fill.trade_id for fill in fills] == ["41", bybit.trade_id]
 
 
 def test_refuses_to_run_without_wal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,10 +115,10 @@ def _crash_image(journal: SqliteJournal, into: Path) -> Path:
 
 def _two_commits(tmp_path: Path) -> tuple[SqliteJournal, Fill, Fill]:
     journal = SqliteJournal(tmp_path / "live" / "journal.db")
-    acknowledged = Fill("BTCUSDT", 1, "ts1-1-0", Side.BUY, 100, 5, 0, "USDT", 1)
+    acknowledged = Fill("BTCUSDT", "1", "ts1-1-0", Side.BUY, 100, 5, 0, "USDT", 1)
     journal.record_fill(acknowledged)
     journal.flush()  # committed and fsynced: acknowledged
-    last = Fill("BTCUSDT", 2, "ts1-1-1", Side.SELL, 101, 5, 0, "USDT", 2)
+    last = Fill("BTCUSDT", "2", "ts1-1-1", Side.SELL, 101, 5, 0, "USDT", 2)
     journal.record_fill(last)
     journal.flush()
     return journal, acknowledged, last

@@ -33,11 +33,11 @@ async def venue() -> AsyncIterator[SimulatedExchange]:
         await asyncio.wait_for(sim.stop(), 10)
 
 
-def journal(data_dir: Path) -> tuple[list[str], list[tuple[str, int]], dict[str, str]]:
+def journal(data_dir: Path) -> tuple[list[str], list[tuple[str, str]], dict[str, str]]:
     db = sqlite3.connect(data_dir / "journal.db")
     try:
         orders = [row[0] for row in db.execute("SELECT client_id FROM orders")]
-        fills = [(row[0], row[1]) for row in db.execute("SELECT symbol, trade_id FROM fills")]
+        fills = [(row[0], str(row[1])) for row in db.execute("SELECT symbol, trade_id FROM fills")]
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     finally:
         db.close()
@@ -94,7 +94,7 @@ async def _trade_through_three_kills(engine: Engine, venue: SimulatedExchange, t
     # nothing sent twice: every client id the venue ever accepted, it accepted once
     assert orders and all(venue.order_count(client_id) <= 1 for client_id in orders)
     # nothing lost: every venue fill is in the journal, exactly once
-    venue_fills = sorted((trade.symbol, trade.trade_id) for trade in venue.trades())
+    venue_fills = sorted((trade.symbol, str(trade.trade_id)) for trade in venue.trades())
     assert sorted(fills) == venue_fills
     # no drift: the journal's balances are the venue's
     truth = {asset: b.free + b.locked for asset, b in venue.balances().items()}

@@ -181,10 +181,10 @@ async def _start(
         await asyncio.sleep(0.02)
 
 
-def journal_fills(data_dir: Path) -> list[tuple[str, int]]:
+def journal_fills(data_dir: Path) -> list[tuple[str, str]]:
     db = sqlite3.connect(data_dir / "journal.db")
     try:
-        return [(row[0], row[1]) for row in db.execute("SELECT symbol, trade_id FROM fills")]
+        return [(row[0], str(row[1])) for row in db.execute("SELECT symbol, trade_id FROM fills")]
     finally:
         db.close()
 
@@ -214,7 +214,7 @@ def verify(data_dir: Path, sim: SimulatedExchange) -> dict[str, Any]:
     """The journal against the venue, once nothing of ours is working there (after a clean stop)."""
     ours = journal_fills(data_dir)
     counted = Counter(ours)
-    venue = Counter((trade.symbol, trade.trade_id) for trade in sim.trades())
+    venue = Counter((trade.symbol, str(trade.trade_id)) for trade in sim.trades())
     lost = sum((venue - counted).values()) + sum((counted - venue).values())
     lost += sum(n - 1 for n in counted.values() if n > 1)
     duplicates = sum(1 for n in sim.accepted_counts().values() if n > 1)

@@ -303,7 +303,7 @@ class Soak:
         db = sqlite3.connect(data / "journal.db")
         try:
             orders = [row[0] for row in db.execute("SELECT client_id FROM orders")]
-            fills = sorted((row[0], row[1]) for row in db.execute("SELECT symbol, trade_id FROM fills"))
+            fills = sorted((row[0], str(row[1])) for row in db.execute("SELECT symbol, trade_id FROM fills"))
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
             balances = {asset: int(value) for asset, value in json.loads(meta["ledger_baseline"]).items()}
             for symbol, side, price, size, fee, fee_asset in db.execute(
@@ -319,7 +319,7 @@ class Soak:
         finally:
             db.close()
         duplicates = [client_id for client_id in orders if self.sim.order_count(client_id) > 1]
-        venue_fills = sorted((trade.symbol, trade.trade_id) for trade in self.sim.trades())
+        venue_fills = sorted((trade.symbol, str(trade.trade_id)) for trade in self.sim.trades())
         journal_set, venue_set = set(fills), set(venue_fills)
         truth = {asset: b.free + b.locked for asset, b in self.sim.balances().items()}
         drift = {

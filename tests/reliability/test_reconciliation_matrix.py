@@ -23,7 +23,7 @@ from tradestack.domain.instruments import Instrument
 from tradestack.domain.orders.client_ids import ClientOrderIds
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.state import Order, OrderStatus
-from tradestack.domain.positions import ASSET_SCALE
+from tradestack.domain.positions import ASSET_SCALE, TradeFloor
 from tradestack.domain.risk.engine import KillSwitch, RiskEngine
 from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
 from tradestack.engine.core import Engine
@@ -76,15 +76,16 @@ class Rig:
         )
         restore(engine, journal)
         meta = journal.load().meta
-        floors: dict[str, int] = {}
+        floors: dict[str, TradeFloor] = {}
         for symbol in self.instruments:
             key = trade_floor_key(symbol)
             if fresh:
-                trades = await self.venue.fills(symbol, None)
-                floors[symbol] = max((fill.trade_id for fill, _ in trades), default=-1)
-                journal.put_meta_sync(key, str(floors[symbol]))
+                floor = TradeFloor.of([fill for fill, _ in await self.venue.fills(symbol, None)])
+                if floor is not None:
+                    journal.put_meta_sync(key, floor.encode())
+                    floors[symbol] = floor
             elif key in meta:
-                floors[symbol] = int(meta[key])
+                floors[symbol] = TradeFloor.decode(meta[key])
         if fresh:
             baseline = await self.venue.balances()
             set_baseline(journal, baseline)
@@ -120,8 +121,8 @@ class Rig:
             self.sim.flow_step(1)
         raise AssertionError(f"venue state not reached within {steps} flow steps")
 
-    def venue_fill_ids(self) -> list[int]:
-        return sorted(t.trade_id for t in self.sim.trades(BTC))
+    def venue_fill_ids(self) -> list[str]:
+        return sorted(str(t.trade_id) for t in self.sim.trades(BTC))
 
 
 @pytest.fixture

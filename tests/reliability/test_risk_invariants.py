@@ -160,7 +160,7 @@ class RiskMachine(RuleBasedStateMachine):
         remaining = order.size - order.filled
         size = remaining if whole else max(1, remaining * share // 100)
         self.trade_id += 1
-        fill = Fill(SYMBOL, self.trade_id, order.client_id, order.side, order.price, size, 0, "USDT", 0)
+        fill = Fill(SYMBOL, str(self.trade_id), order.client_id, order.side, order.price, size, 0, "USDT", 0)
         filled = order.filled + size
         status = OrderStatus.FILLED if filled >= order.size else OrderStatus.PARTIALLY_FILLED
         report = OrderReport(order.client_id, SYMBOL, status, self.trade_id, filled, fill, "", 0)

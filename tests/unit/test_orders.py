@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import uuid
+
 import pytest
 
 from tradestack.domain.events import Side
@@ -9,7 +12,7 @@ from tradestack.domain.orders.client_ids import VALID_ID, ClientOrderIds, IdsExh
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.reports import OrderReport
 from tradestack.domain.orders.state import Order, OrderStatus
-from tradestack.domain.positions import Fill
+from tradestack.domain.positions import Fill, TradeFloor
 
 
 def manager_with_block(block: int = 7) -> OrderManager:
@@ -43,8 +46,8 @@ def test_unknown_resolves_to_whatever_the_venue_says() -> None:
     assert order.transition(OrderStatus.NEW)
 
 
-def fill(trade_id: int, client_id: str, size: int = 2) -> Fill:
-    return Fill("BTCUSDT", trade_id, client_id, Side.BUY, 100, size, 0, "USDT", 1)
+def fill(trade_id: int | str, client_id: str, size: int = 2, ts: int = 1, symbol: str = "BTCUSDT") -> Fill:
+    return Fill(symbol, str(trade_id), client_id, Side.BUY, 100, size, 0, "USDT", ts)
 
 
 def test_each_venue_trade_is_applied_once() -> None:
@@ -86,23 +89,37 @@ def test_finished_orders_beyond_the_retention_leave_memory_live_ones_never() -> 
 
 def test_the_fill_window_bounds_memory_and_still_applies_each_fill_once() -> None:
     manager = OrderManager(ClientOrderIds("ts1"), fill_window=100)
-    for trade_id in range(1_000):
-        assert manager.first_sight("BTCUSDT", trade_id)
+    # Bybit-style ids: opaque strings in no order; the window moves on by venue time
+    trades = [fill(str(uuid.UUID(int=random.Random(i).getrandbits(128))), "", ts=i) for i in range(1_000)]
+    assert all(manager.first_sight(trade) for trade in trades)
     assert len(manager.seen_fills()) <= 100
-    assert all(not manager.first_sight("BTCUSDT", trade_id) for trade_id in range(1_000))
-    assert manager.first_sight("BTCUSDT", 1_000) and manager.last_fill_id("BTCUSDT") == 1_000
-    assert manager.first_sight("ETHUSDT", 3)  # each symbol has its own window
+    assert all(not manager.first_sight(trade) for trade in trades)
+    assert manager.first_sight(fill("a-new-one", "", ts=1_000))
+    assert manager.first_sight(fill("a-new-one", "", ts=3, symbol="ETHUSDT"))  # each symbol its own window
     assert manager.fills_by_symbol == {"BTCUSDT": 1_001, "ETHUSDT": 1}
 
 
-def test_recovery_starts_below_recent_fills_so_a_hole_under_the_highest_is_refetched() -> None:
+def test_recovery_starts_at_the_oldest_recent_fill_so_a_hole_under_the_newest_is_refetched() -> None:
     manager = OrderManager(ClientOrderIds("ts1"))
-    assert manager.recovery_floor("BTCUSDT") is None
-    for trade_id in (120, 101, 99):  # journaled out of id order; 100 was lost in the crash
-        manager.first_sight("BTCUSDT", trade_id)
-    assert manager.last_fill_id("BTCUSDT") == 120
-    assert manager.recovery_floor("BTCUSDT") == 98  # refetch from 99: 100 comes back, the rest dedupe
-    assert manager.first_sight("BTCUSDT", 100) and not manager.first_sight("BTCUSDT", 101)
+    assert manager.recovery_start("BTCUSDT") is None
+    for trade_id, ts in ((120, 1_200), (101, 1_010), (99, 990)):  # journaled out of order; 100 was lost
+        manager.first_sight(fill(trade_id, "", ts=ts))
+    start = manager.recovery_start("BTCUSDT")
+    assert start is not None and start.trade_id == "99"  # refetch from 99: 100 comes back, the rest dedupe
+    assert manager.first_sight(fill(100, "", ts=1_000)) and not manager.first_sight(fill(101, "", ts=1_010))
+
+
+def test_a_fresh_journal_skips_the_trades_already_in_its_starting_balances() -> None:
+    before = [fill("k1", "", ts=5), fill("k2", "", ts=9), fill("k3", "", ts=9)]
+    floor = TradeFloor.of(before)
+    assert floor is not None and TradeFloor.decode(floor.encode()) == floor
+    assert all(floor.covers(trade) for trade in before)
+    assert not floor.covers(fill("k4", "", ts=9))  # same millisecond, not in the balances yet
+    assert not floor.covers(fill("k0", "", ts=10))
+    legacy = TradeFloor.decode("41")  # journals written while trade ids were integers
+    assert (
+        legacy.covers(fill(41, "")) and not legacy.covers(fill(42, "")) and not legacy.covers(fill("x", ""))
+    )
 
 
 def test_memory_stays_flat_however_many_orders_and_fills_go_through() -> None:

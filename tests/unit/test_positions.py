@@ -13,7 +13,7 @@ BTC = Instrument.from_steps("binance", "BTCUSDT", "BTC", "USDT", "0.01", "0.0000
 
 
 def fill(side: Side, price: int, size: int, trade_id: int = 1, fee: int = 0) -> Fill:
-    return Fill("BTCUSDT", trade_id, "c", side, price, size, fee, "USDT", 0)
+    return Fill("BTCUSDT", str(trade_id), "c", side, price, size, fee, "USDT", 0)
 
 
 def test_round_trip_realizes_the_price_difference() -> None:

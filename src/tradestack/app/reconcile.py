@@ -16,7 +16,7 @@ import structlog
 
 from tradestack.app.trader import report_from
 from tradestack.domain.orders.state import Order, OrderStatus
-from tradestack.domain.positions import drift_percent
+from tradestack.domain.positions import TradeFloor, drift_percent
 from tradestack.engine.core import Engine
 from tradestack.ports import Clock, TradingVenue
 
@@ -38,15 +38,15 @@ async def reconcile(
     engine: Engine,
     venue: TradingVenue,
     clock: Clock,
-    trade_floor: Mapping[str, int] | None = None,
+    trade_floor: Mapping[str, TradeFloor] | None = None,
     recv_window_ns: int = 5_000_000_000,
 ) -> ReconcileReport:
-    """trade_floor: per symbol, the last venue trade id already in the balances we started from."""
+    """trade_floor: per symbol, the venue trades already in the balances we started from."""
     report = ReconcileReport()
     floors = trade_floor or {}
     for symbol in engine.instruments:
         await _orders(engine, venue, symbol, clock, recv_window_ns, report)
-        await _fills(engine, venue, symbol, floors.get(symbol, -1), report)
+        await _fills(engine, venue, symbol, floors.get(symbol), report)
     report.venue_balances = await venue.balances()
     report.drift_percent = drift_by_symbol(engine, report.venue_balances)
     log.info(
@@ -103,22 +103,24 @@ async def _orders(
             report.in_flight.append(order)
 
 
-async def recover_fills(engine: Engine, venue: TradingVenue, floors: Mapping[str, int] | None = None) -> int:
+async def recover_fills(
+    engine: Engine, venue: TradingVenue, floors: Mapping[str, TradeFloor] | None = None
+) -> int:
     """Fills the venue has that we missed (after a user-stream outage, say); applied once. Returns count."""
     report = ReconcileReport()
     for symbol in engine.instruments:
-        await _fills(engine, venue, symbol, (floors or {}).get(symbol, -1), report)
+        await _fills(engine, venue, symbol, (floors or {}).get(symbol), report)
     return report.fills_recovered
 
 
 async def _fills(
-    engine: Engine, venue: TradingVenue, symbol: str, floor: int, report: ReconcileReport
+    engine: Engine, venue: TradingVenue, symbol: str, floor: TradeFloor | None, report: ReconcileReport
 ) -> None:
-    seen = engine.orders.recovery_floor(symbol)
-    last = max(floor, -1 if seen is None else seen)
-    from_id = last + 1 if last >= 0 else None
+    since = engine.orders.recovery_start(symbol)
     by_venue_id = {o.venue_order_id: o.client_id for o in engine.orders.orders.values() if o.venue_order_id}
-    for fill, venue_order_id in await venue.fills(symbol, from_id):
+    for fill, venue_order_id in await venue.fills(symbol, since):
+        if floor is not None and floor.covers(fill):
+            continue  # already in the balances this journal started from
         client_id = by_venue_id.get(venue_order_id)
         if client_id is None:
             owner = await venue.query_by_venue_id(symbol, venue_order_id)

@@ -36,7 +36,7 @@ from tradestack.domain.instruments import Instrument, format_fixed, pow10
 from tradestack.domain.orders.client_ids import ClientOrderIds
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.reports import OrderReport
-from tradestack.domain.positions import ASSET_SCALE
+from tradestack.domain.positions import ASSET_SCALE, TradeFloor
 from tradestack.domain.risk.engine import KillSwitch, RiskEngine
 from tradestack.domain.risk.firm import ShardReport, Verdict, shard_report
 from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
@@ -193,6 +193,7 @@ class TradingRuntime:
         self._feed: MarketFeed | None = None
         self._user: UserStream | None = None
         self._venue: VenueTrading | None = None
+        self._floors: dict[str, TradeFloor] = {}  # venue trades already in a fresh journal's balances
         self._engine: Engine | None = None
         self._trader: Trader | None = None
         self._risk_link: RiskLink | None = None
@@ -278,7 +279,7 @@ class TradingRuntime:
             self.metrics.for_exchange(name).message_malformed,
         )
         await self._user.start()  # before reconciling, so nothing that happens after it is missed
-        floors = await self._trade_floors(venue, fresh)
+        self._floors = floors = await self._trade_floors(venue, fresh)
         if fresh:  # a new journal starts from the venue's balances; fills after this move them
             baseline = await venue.balances()
             set_baseline(journal, baseline)
@@ -443,7 +444,9 @@ class TradingRuntime:
         if self._venue is None or not self.reconciled:
             return
         try:
-            found = await asyncio.wait_for(recover_fills(self.engine, self._venue), FINAL_FILLS_TIMEOUT_S)
+            found = await asyncio.wait_for(
+                recover_fills(self.engine, self._venue, self._floors), FINAL_FILLS_TIMEOUT_S
+            )
         except (VenueError, TimeoutError) as error:
             log.warning("could not check for last fills at stop; the next start will", error=repr(error))
             return
@@ -452,7 +455,7 @@ class TradingRuntime:
 
     async def _recover_after_outage(self) -> None:
         assert self._venue is not None
-        found = await recover_fills(self.engine, self._venue)
+        found = await recover_fills(self.engine, self._venue, self._floors)
         if found:
             log.warning("fills recovered after a user-stream outage", count=found)
 
@@ -566,20 +569,20 @@ class TradingRuntime:
                 engine.ledger.balances.get(inst.base, 0), self.venue_balances.get(inst.base, 0)
             )
 
-    async def _trade_floors(self, venue: VenueTrading, fresh: bool) -> dict[str, int]:
+    async def _trade_floors(self, venue: VenueTrading, fresh: bool) -> dict[str, TradeFloor]:
         """On a fresh journal, trades already at the venue are in its balances: start after them."""
         assert self._journal is not None
         meta = self._journal.load().meta
-        floors: dict[str, int] = {}
+        floors: dict[str, TradeFloor] = {}
         for symbol in self.engine.instruments:
             key = trade_floor_key(symbol)
             if fresh:
-                trades = await venue.fills(symbol, None)
-                floor = max((fill.trade_id for fill, _ in trades), default=-1)
-                self._journal.put_meta_sync(key, str(floor))
-                floors[symbol] = floor
+                floor = TradeFloor.of([fill for fill, _ in await venue.fills(symbol, None)])
+                if floor is not None:
+                    self._journal.put_meta_sync(key, floor.encode())
+                    floors[symbol] = floor
             elif key in meta:
-                floors[symbol] = int(meta[key])
+                floors[symbol] = TradeFloor.decode(meta[key])
         return floors
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:

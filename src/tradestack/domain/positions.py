@@ -7,6 +7,7 @@ Binance's balance precision, so one quote asset shared by several symbols adds u
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from tradestack.domain.events import Side
@@ -17,10 +18,11 @@ ASSET_SCALE = 8
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One venue trade of one of our orders. (symbol, trade_id) identifies it at the venue."""
+    """One venue trade of one of our orders. (symbol, trade_id) identifies it at the venue; the id is
+    the venue's own text (numbers at Binance, OKX and Coinbase; Kraken and Bybit send strings)."""
 
     symbol: str
-    trade_id: int
+    trade_id: str
     client_id: str
     side: Side
     price: int
@@ -28,6 +30,38 @@ class Fill:
     fee: int  # in units of 10**-ASSET_SCALE of fee_asset
     fee_asset: str
     ts_event: int
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFloor:
+    """The venue trades already in the balances a fresh journal started from, which are not ours to
+    apply again: every one before the newest's venue time, and those at that very time by id."""
+
+    ts_event: int
+    ids: frozenset[str] = frozenset()
+    up_to_id: int | None = None  # journals written before trade ids were text kept the highest id
+
+    def covers(self, fill: Fill) -> bool:
+        if self.up_to_id is not None:
+            return fill.trade_id.isdigit() and int(fill.trade_id) <= self.up_to_id
+        return fill.ts_event < self.ts_event or (fill.ts_event == self.ts_event and fill.trade_id in self.ids)
+
+    @classmethod
+    def of(cls, fills: list[Fill]) -> TradeFloor | None:
+        if not fills:
+            return None
+        newest = max(fill.ts_event for fill in fills)
+        return cls(newest, frozenset(fill.trade_id for fill in fills if fill.ts_event == newest))
+
+    def encode(self) -> str:
+        return json.dumps({"ts_event": self.ts_event, "ids": sorted(self.ids)})
+
+    @classmethod
+    def decode(cls, text: str) -> TradeFloor:
+        data = json.loads(text)
+        if isinstance(data, int):
+            return cls(-1, up_to_id=data)
+        return cls(int(data["ts_event"]), frozenset(str(i) for i in data["ids"]))
 
 
 @dataclass(slots=True)

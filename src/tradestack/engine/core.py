@@ -141,13 +141,13 @@ class Engine:
     # -- restart and reconciliation ---------------------------------------------------------------
     def restore_fill(self, fill: Fill) -> None:
         """Replay a journaled fill into positions (no strategy callbacks, no journal write)."""
-        if self.orders.first_sight(fill.symbol, fill.trade_id):
+        if self.orders.first_sight(fill):
             self.positions[fill.symbol].apply(fill)
             self.ledger.apply(self.instruments[fill.symbol], fill)
 
     def recover_fill(self, fill: Fill) -> bool:
         """A fill found at the venue during reconciliation. Applied and journaled unless already seen."""
-        if not self.orders.first_sight(fill.symbol, fill.trade_id):
+        if not self.orders.first_sight(fill):
             return False
         self._apply_fill(fill, self.orders.orders.get(fill.client_id))
         return True

@@ -72,7 +72,7 @@ class FillStatus:
     venue: str
     symbol: str
     client_order_id: str
-    trade_id: int
+    trade_id: str
     side: str
     price: str
     size: str

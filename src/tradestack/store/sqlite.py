@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS orders (
     created_ns INTEGER NOT NULL, reason TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS fills (
-    symbol TEXT NOT NULL, trade_id INTEGER NOT NULL, client_id TEXT NOT NULL, side TEXT NOT NULL,
+    symbol TEXT NOT NULL, trade_id TEXT NOT NULL, client_id TEXT NOT NULL, side TEXT NOT NULL,
     price INTEGER NOT NULL, size INTEGER NOT NULL, fee INTEGER NOT NULL, fee_asset TEXT NOT NULL,
     ts_event INTEGER NOT NULL, PRIMARY KEY (symbol, trade_id)
 );
@@ -94,7 +94,7 @@ class SqliteJournal:
             fills = [
                 Fill(
                     symbol=row[0],
-                    trade_id=row[1],
+                    trade_id=str(row[1]),  # journals before ids were text: INTEGER
                     client_id=row[2],
                     side=Side(row[3]),
                     price=row[4],

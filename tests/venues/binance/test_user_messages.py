@@ -28,7 +28,7 @@ def test_a_trade_carries_the_fill_with_exact_integers(corpus: Path) -> None:
     assert report.filled_total == 10_000  # 1 ETH at 4 decimals
     fill = report.fill
     assert fill is not None
-    assert (fill.trade_id, fill.side, fill.price, fill.size) == (98765432, Side.BUY, 250_000, 10_000)
+    assert (fill.trade_id, fill.side, fill.price, fill.size) == ("98765432", Side.BUY, 250_000, 10_000)
     assert (fill.fee, fill.fee_asset) == (100_000, "ETH")  # 0.001 ETH at 8 decimals
 
 

@@ -4,6 +4,7 @@ limits; and the client id <-> client_oid codec."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import aiohttp
 import pytest
@@ -158,10 +159,11 @@ async def test_fills_and_balances_after_a_match() -> None:
         sell = await fresh.query(BTC, "mm-1-1")
         assert sell is not None and {handle for _, handle in fills[:3]} == {sell.venue_order_id}
         assert (sell.status, sell.filled) == (OrderStatus.FILLED, instrument.size("0.02"))
-        trade_ids = [f.trade_id for f, _ in fills]
-        assert trade_ids == sorted(trade_ids)
-        assert await trading.fills(BTC, trade_ids[-1] + 1) == []
-        assert [f for f, _ in await trading.fills(BTC, trade_ids[1])] == [f for f, _ in fills[1:]]
+        trade_ids = [int(f.trade_id) for f, _ in fills]
+        assert trade_ids == sorted(trade_ids)  # numbered in order: `since` is a trade id
+        after_last = replace(fills[-1][0], trade_id=str(trade_ids[-1] + 1))
+        assert await trading.fills(BTC, after_last) == []
+        assert [f for f, _ in await trading.fills(BTC, fills[1][0])] == [f for f, _ in fills[1:]]
         owner = await fresh.query_by_venue_id(BTC, fills[-1][1])
         assert owner is not None and owner.client_id == "mm-1-2"
 

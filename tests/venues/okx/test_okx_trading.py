@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import aiohttp
 import pytest
 
@@ -102,10 +104,11 @@ async def test_fills_and_balances_after_a_match() -> None:
         assert maker.fee == 15_000_000  # 0.05% of 300 USDT
         sell = exchange.order_by_client_id("mmZ1Z1")
         assert sell is not None and {venue_id for _, venue_id in fills[:3]} == {sell.order_id}
-        trade_ids = [f.trade_id for f, _ in fills]
-        assert trade_ids == sorted(trade_ids)
-        assert await trading.fills(BTC, trade_ids[-1] + 1) == []
-        assert [f for f, _ in await trading.fills(BTC, trade_ids[1])] == [f for f, _ in fills[1:]]
+        trade_ids = [int(f.trade_id) for f, _ in fills]
+        assert trade_ids == sorted(trade_ids)  # numbered in order: `since` is a trade id
+        after_last = replace(fills[-1][0], trade_id=str(trade_ids[-1] + 1))
+        assert await trading.fills(BTC, after_last) == []
+        assert [f for f, _ in await trading.fills(BTC, fills[1][0])] == [f for f, _ in fills[1:]]
 
         filled = await trading.query(BTC, "mm-1-1")
         assert filled is not None

@@ -2,9 +2,11 @@
 
 Memory is bounded, so an engine that runs for weeks does not grow: finished orders are kept for the
 last `retain_finished` of them (late reports and the views; the journal keeps every one), and each
-symbol remembers the trade ids of its last `fill_window` fills. Venues number trades in increasing
-order per symbol, so when the window moves on, every id at or below its floor counts as seen: a new
-fill of ours could only land there after `fill_window` of our later fills, which does not happen.
+symbol remembers the trade ids of its last `fill_window` fills. Trade ids are opaque venue strings
+(Kraken and Bybit do not number them in order), so the window moves on by venue time: when it is
+full, the older half is forgotten and every fill at or before the newest forgotten time counts as
+seen. A new fill of ours could only land there after `fill_window` of our later fills, which does
+not happen.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ class ReportOutcome:
 
 RETAIN_FINISHED = 1_000
 FILL_WINDOW = 100_000
-# Fills reach the journal in the order they reach us, which is not always trade-id order (a REST
-# answer and the user stream race), so a crash can leave a hole below the highest journaled id.
-# Recovery therefore starts below the last RECENT_FILLS of them, never at the highest one.
+# Fills reach the journal in the order they reach us, which is not always venue order (a REST answer
+# and the user stream race), so a crash can leave a hole below the newest journaled fill. Recovery
+# therefore starts at the oldest of the last RECENT_FILLS of them, never at the newest one.
 RECENT_FILLS = 256
 
 
@@ -46,10 +48,9 @@ class OrderManager:
         self._finished: deque[str] = deque()  # client ids in the order they finished
         self.retain_finished = retain_finished
         self._fill_window = fill_window
-        self._seen: dict[str, set[int]] = {}  # symbol -> trade ids above its floor
-        self._fill_floor: dict[str, int] = {}  # symbol -> every trade id at or below counts as seen
-        self._last_fill: dict[str, int] = {}
-        self._recent: dict[str, deque[int]] = {}  # symbol -> our last RECENT_FILLS trade ids, as seen
+        self._seen: dict[str, dict[str, int]] = {}  # symbol -> {trade id: venue time} after its floor
+        self._floor_ns: dict[str, int] = {}  # symbol -> every fill at or before this venue time is seen
+        self._recent: dict[str, deque[Fill]] = {}  # symbol -> our last RECENT_FILLS fills, as seen
         # since this process started, ever (the views' counters; memory-free)
         self.orders_by_symbol: dict[str, int] = {}
         self.fills_by_symbol: dict[str, int] = {}
@@ -81,38 +82,33 @@ class OrderManager:
         elif new:
             self._finish(order)
 
-    def first_sight(self, symbol: str, trade_id: int) -> bool:
+    def first_sight(self, fill: Fill) -> bool:
         """Record a venue trade as seen; True only the first time (fills apply exactly once)."""
-        floor = self._fill_floor.get(symbol)
-        if floor is not None and trade_id <= floor:
+        symbol = fill.symbol
+        floor = self._floor_ns.get(symbol)
+        if floor is not None and fill.ts_event <= floor:
             return False
-        seen = self._seen.setdefault(symbol, set())
-        if trade_id in seen:
+        seen = self._seen.setdefault(symbol, {})
+        if fill.trade_id in seen:
             return False
-        seen.add(trade_id)
+        seen[fill.trade_id] = fill.ts_event
         self.fills_by_symbol[symbol] = self.fills_by_symbol.get(symbol, 0) + 1
-        if trade_id > self._last_fill.get(symbol, -1):
-            self._last_fill[symbol] = trade_id
-        self._recent.setdefault(symbol, deque(maxlen=RECENT_FILLS)).append(trade_id)
+        self._recent.setdefault(symbol, deque(maxlen=RECENT_FILLS)).append(fill)
         if len(seen) > self._fill_window:
-            ordered = sorted(seen)
-            cut = ordered[len(ordered) // 2]  # forget the older half at once: amortised O(log n) per fill
-            self._fill_floor[symbol] = cut
-            self._seen[symbol] = {t for t in ordered if t > cut}
+            times = sorted(seen.values())
+            cut = times[len(times) // 2]  # forget the older half at once: amortised O(log n) per fill
+            self._floor_ns[symbol] = cut
+            self._seen[symbol] = {t: ts for t, ts in seen.items() if ts > cut}
         return True
 
-    def last_fill_id(self, symbol: str) -> int | None:
-        """The highest venue trade id of ours seen for this symbol."""
-        return self._last_fill.get(symbol)
-
-    def recovery_floor(self, symbol: str) -> int | None:
-        """Ask the venue for our fills above this id to find any we missed: below the lowest of our
-        recent fills, so a hole under the highest one (a crash between two journal writes that
-        arrived out of id order) is refetched. Fills already seen are dropped by `first_sight`."""
+    def recovery_start(self, symbol: str) -> Fill | None:
+        """Ask the venue for our fills from this one on to find any we missed: the oldest of our
+        recent fills, so a hole under the newest one (a crash between two journal writes that
+        arrived out of venue order) is refetched. Fills already seen are dropped by `first_sight`."""
         recent = self._recent.get(symbol)
-        return min(recent) - 1 if recent else None
+        return min(recent, key=lambda fill: fill.ts_event) if recent else None
 
-    def seen_fills(self) -> frozenset[tuple[str, int]]:
+    def seen_fills(self) -> frozenset[tuple[str, str]]:
         """The trade ids still in the window (all of them, below `fill_window` fills per symbol)."""
         return frozenset((symbol, t) for symbol, ids in self._seen.items() for t in ids)
 
@@ -146,7 +142,7 @@ class OrderManager:
         order = self.orders.get(report.client_id)
         new_fill = None
         fill = report.fill
-        if fill is not None and self.first_sight(fill.symbol, fill.trade_id):
+        if fill is not None and self.first_sight(fill):
             new_fill = fill
             if order is not None:
                 order.trade_ids.add(fill.trade_id)

@@ -82,7 +82,7 @@ class Order:
     sent_mono_ns: int = 0
     created_ns: int = 0
     reason: str = ""
-    trade_ids: set[int] = field(default_factory=set)
+    trade_ids: set[str] = field(default_factory=set)
 
     @property
     def remaining(self) -> int:

@@ -152,15 +152,17 @@ class BinanceTrading:
     async def open_orders(self, symbol: str) -> list[Order]:
         return [self._order(seen) for seen in await self.gateway.open_orders(symbol)]
 
-    async def fills(self, symbol: str, from_trade_id: int | None) -> list[tuple[Fill, int]]:
+    async def fills(self, symbol: str, since: Fill | None) -> list[tuple[Fill, int]]:
+        """Binance numbers trades in order per symbol: from `since`'s id on (fromId)."""
         instrument = self.instruments[symbol]
         result: list[tuple[Fill, int]] = []
+        from_trade_id = None if since is None else int(since.trade_id)
         while True:
             page = await self.gateway.my_trades(symbol, from_id=from_trade_id, limit=1000)
             for trade in page:
                 fill = Fill(
                     symbol=symbol,
-                    trade_id=trade.id,
+                    trade_id=str(trade.id),
                     client_id="",
                     side=Side.BUY if trade.is_buyer else Side.SELL,
                     price=instrument.price(trade.price),

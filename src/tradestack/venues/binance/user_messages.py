@@ -146,7 +146,7 @@ class UserStreamParser:
                 raise UserStreamParseError(f"a fill of {message.l!r} at {message.L!r}")
             fill = Fill(
                 symbol=message.s,
-                trade_id=message.t,
+                trade_id=str(message.t),
                 client_id=client_id,
                 side=Side(message.S),
                 price=price,

@@ -159,9 +159,11 @@ class CoinbaseTrading:
                 return result
             after = cursor
 
-    async def fills(self, symbol: str, from_trade_id: int | None) -> list[tuple[Fill, int]]:
-        """Our fills from a trade id on, oldest first, with each order's handle."""
+    async def fills(self, symbol: str, since: Fill | None) -> list[tuple[Fill, int]]:
+        """Our fills from `since`'s trade id on (Coinbase numbers trades in order per product), oldest
+        first, with each order's handle."""
         instrument = self.instruments[symbol]
+        from_trade_id = None if since is None else int(since.trade_id)
         rows: list[wire.CoinbaseFill] = []
         after: str | None = None
         while True:
@@ -180,7 +182,7 @@ class CoinbaseTrading:
             client_id = await self._client_id_of(row.order_id)
             fill = Fill(
                 symbol=symbol,
-                trade_id=row.trade_id,
+                trade_id=str(row.trade_id),
                 client_id=client_id,
                 side=Side.BUY if row.side == "buy" else Side.SELL,
                 price=instrument.price(row.price),

@@ -157,7 +157,7 @@ class UserParser:
             known.filled += size
             fill = Fill(
                 symbol=message.product_id,
-                trade_id=message.trade_id,
+                trade_id=str(message.trade_id),
                 client_id=known.client_id,
                 side=side,
                 price=price,

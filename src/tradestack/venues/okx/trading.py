@@ -118,9 +118,11 @@ class OkxTrading:
                 return result
             after = page[-1].ordId
 
-    async def fills(self, symbol: str, from_trade_id: int | None) -> list[tuple[Fill, int]]:
-        """Our fills of the last 3 days (OKX's /trade/fills window) from a trade id on, oldest first."""
+    async def fills(self, symbol: str, since: Fill | None) -> list[tuple[Fill, int]]:
+        """Our fills of the last 3 days (OKX's /trade/fills window) from `since`'s trade id on (OKX
+        numbers trades in order per instrument), oldest first."""
         instrument = self.instruments[symbol]
+        from_trade_id = None if since is None else int(since.trade_id)
         newest_first: list[tuple[Fill, int]] = []
         after: str | None = None
         while True:
@@ -133,7 +135,7 @@ class OkxTrading:
                     continue
                 fill = Fill(
                     symbol=symbol,
-                    trade_id=trade_id,
+                    trade_id=str(trade_id),
                     client_id=from_okx(row.clOrdId),
                     side=Side.BUY if row.side == "buy" else Side.SELL,
                     price=instrument.price(row.fillPx),

@@ -100,7 +100,7 @@ class OrdersParser:
         if entry.tradeId and entry.fillSz and instrument.size(entry.fillSz) > 0:
             fill = Fill(
                 symbol=entry.instId,
-                trade_id=int(entry.tradeId),
+                trade_id=str(int(entry.tradeId)),  # OKX numbers trades in order per instrument
                 client_id=client_id,
                 side=side,
                 price=instrument.price(entry.fillPx),
