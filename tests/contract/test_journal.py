@@ -76,7 +76,9 @@ def test_trade_ids_are_venue_text_and_older_integer_journals_still_load(tmp_path
     old.commit()
     old.close()
     journal = SqliteJournal(path)
-    bybit = Fill("BTCUSDT", "a8ea3e6a-7a79-5ac5-9bf8-3ed9b5a1ff09", "ts1-1-1", Side.SELL, 101, 5, 0, "USDT", 2)
+    bybit = Fill(
+        "BTCUSDT", "a8ea3e6a-7a79-5ac5-9bf8-3ed9b5a1ff09", "ts1-1-1", Side.SELL, 101, 5, 0, "USDT", 2
+    )
     journal.record_fill(bybit)
     journal.record_fill(Fill("BTCUSDT", "41", "ts1-1-0", Side.BUY, 100, 5, 0, "USDT", 1))  # already there
     journal.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +74,7 @@ log = structlog.get_logger("tradestack.runtime")
 EXCHANGE = "binance"  # the venue of `tradestack connector` (market data only)
 CLIENT_ID_PREFIX = "ts1"
 FINAL_FILLS_TIMEOUT_S = 5.0
+TICK_SAMPLES = 10_000  # the last tick-to-order times kept for the view's percentiles
 BALANCE_POLL_TICKS = 5  # housekeeping ticks (1 s) between REST balance polls, where the venue needs them
 __all__ = ["Endpoints", "StartupError", "TradingRuntime"]
 
@@ -186,7 +188,7 @@ class TradingRuntime:
         self.venue_balances: dict[str, int] = {}
         self._pushed_during_reconcile: dict[str, int] | None = None
         self.started_mono = clock.monotonic_ns()
-        self.tick_to_order_ns: list[int] = []
+        self.tick_to_order_ns: deque[int] = deque(maxlen=TICK_SAMPLES)
         self._tick_start: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._journal: SqliteJournal | None = None
@@ -465,7 +467,6 @@ class TradingRuntime:
             elapsed = sent_ns - start
             self.metrics.observe_tick_to_order_ns(elapsed)
             self.tick_to_order_ns.append(elapsed)
-            del self.tick_to_order_ns[:-10_000]
 
     # -- the firm risk service ---------------------------------------------------------------------------
     def _start_risk_link(self) -> None:

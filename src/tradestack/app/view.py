@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from rich.console import Group
@@ -33,7 +34,7 @@ class ViewModel:
     kill_switch: str = ""
 
 
-def percentiles_ms(samples_ns: list[int]) -> dict[str, float]:
+def percentiles_ms(samples_ns: Collection[int]) -> dict[str, float]:
     if not samples_ns:
         return {}
     ordered = sorted(samples_ns)

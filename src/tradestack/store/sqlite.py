@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS fills (
 """
 
 _Op = Callable[[sqlite3.Connection], Any]
+# Writes append and reads happen at start-up only, so a small page cache costs nothing and caps the
+# memory SQLite takes early (2 MiB per connection by default, filled over the first half hour).
+CACHE_KIB = 512
 
 
 class JournalDurabilityError(RuntimeError):
@@ -44,6 +47,7 @@ class SqliteJournal:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
         sync = self._db.execute("PRAGMA synchronous").fetchone()[0]
         if str(mode).lower() != "wal" or int(sync) != 2:

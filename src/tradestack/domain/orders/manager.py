@@ -31,7 +31,9 @@ class ReportOutcome:
 
 
 RETAIN_FINISHED = 1_000
-FILL_WINDOW = 100_000
+# Fills come back twice only from recovery (which starts RECENT_FILLS back) and late stream reports,
+# so 16 times that is ample; a busy symbol reaches it within the first half hour and then stays flat.
+FILL_WINDOW = 4_096
 # Fills reach the journal in the order they reach us, which is not always venue order (a REST answer
 # and the user stream race), so a crash can leave a hole below the newest journaled fill. Recovery
 # therefore starts at the oldest of the last RECENT_FILLS of them, never at the newest one.
