@@ -1,4 +1,4 @@
-"""`tradestack connector --venue binance|okx|coinbase`: a market-data process with books in sync and
+"""`tradestack connector --venue binance|okx|coinbase|bybit`: a market-data process with books in sync and
 no keys, against the simulator speaking each venue's dialect."""
 
 from __future__ import annotations
@@ -15,11 +15,18 @@ import pytest
 
 from conftest import eventually
 from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange
+from tradestack.venues.simulated_binance_futures import (
+    FuturesSimConfig,
+    SimulatedBinanceFuturesExchange,
+    futures_symbols,
+)
+from tradestack.venues.simulated_bybit import BybitSimConfig, SimulatedBybitExchange, bybit_symbols
 from tradestack.venues.simulated_coinbase import (
     CoinbaseSimConfig,
     SimulatedCoinbaseExchange,
     coinbase_symbols,
 )
+from tradestack.venues.simulated_kraken import KrakenSimConfig, SimulatedKrakenExchange, kraken_symbols
 from tradestack.venues.simulated_okx.server import OkxSimConfig, SimulatedOkxExchange, okx_symbols
 
 pytestmark = pytest.mark.slow
@@ -35,13 +42,28 @@ def get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
-Simulator = SimulatedExchange | SimulatedOkxExchange | SimulatedCoinbaseExchange
+Simulator = (
+    SimulatedExchange
+    | SimulatedOkxExchange
+    | SimulatedCoinbaseExchange
+    | SimulatedBybitExchange
+    | SimulatedKrakenExchange
+    | SimulatedBinanceFuturesExchange
+)
 
 
 def simulator(venue: str) -> Simulator:
     flow = FlowConfig(interval_ms=50)
+    if venue == "binance-futures":
+        return SimulatedBinanceFuturesExchange(
+            FuturesSimConfig(venue=SimConfig(symbols=futures_symbols(), flow=flow))
+        )
     if venue == "okx":
         return SimulatedOkxExchange(OkxSimConfig(venue=SimConfig(symbols=okx_symbols(), flow=flow)))
+    if venue == "bybit":
+        return SimulatedBybitExchange(BybitSimConfig(venue=SimConfig(symbols=bybit_symbols(), flow=flow)))
+    if venue == "kraken":
+        return SimulatedKrakenExchange(KrakenSimConfig(venue=SimConfig(symbols=kraken_symbols(), flow=flow)))
     if venue == "coinbase":
         config = CoinbaseSimConfig(venue=SimConfig(symbols=coinbase_symbols(), flow=flow))
         return SimulatedCoinbaseExchange(config)
@@ -52,15 +74,19 @@ SYMBOLS = {
     "binance": ("BTCUSDT", "ETHUSDT"),
     "okx": ("BTC-USDT", "ETH-USDT"),
     "coinbase": ("BTC-USD", "ETH-USD"),
+    "bybit": ("BTCUSDT", "ETHUSDT"),
+    "kraken": ("BTC/USDT", "ETH/USDT"),
+    "binance-futures": ("BTCUSDT", "ETHUSDT"),
 }
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("venue", ["binance", "okx", "coinbase"])
+@pytest.mark.parametrize("venue", ["binance", "okx", "coinbase", "bybit", "kraken", "binance-futures"])
 async def test_the_connector_syncs_books_and_reports_them(tmp_path: Path, venue: str) -> None:
     sim = simulator(venue)
     await asyncio.wait_for(sim.start(), 10)
-    ws_url = sim.public_ws_url if isinstance(sim, SimulatedOkxExchange) else sim.ws_url
+    split_urls = isinstance(sim, SimulatedOkxExchange | SimulatedBybitExchange | SimulatedKrakenExchange)
+    ws_url = sim.public_ws_url if split_urls else sim.ws_url
     (tmp_path / "tradestack.yaml").write_text("http:\n  port: 0\n")
     urls = f"{{rest: '{sim.rest_url}', stream: '{ws_url}'}}"
     (tmp_path / "exchanges.yaml").write_text(f"venues:\n  {venue}: {urls}\n")

@@ -1,7 +1,11 @@
-"""`tradestack paper --venue okx|coinbase`: the same engine through another venue's connector against
+"""`tradestack paper --venue okx|coinbase|bybit`: the same engine through another venue's connector against
 the built-in simulator speaking that venue's dialect (OKX v5: signed REST with the passphrase, `books`
 with seqId and CRC32, the private `orders` channel; Coinbase Exchange: HMAC with the passphrase, the
-ws-feed `level2_batch`, `matches`, heartbeats and the `user` channel), over real sockets on 127.0.0.1."""
+ws-feed `level2_batch`, `matches`, heartbeats and the `user` channel; Bybit v5: X-BAPI signing,
+`orderbook.50` chained by `u`, the private `order`/`execution`/`wallet` topics; Kraken: API-Sign with
+nonces, WebSocket v2 `book` with CRC32, ws-auth `executions`/`balances` by token; Binance USD-M
+futures: /fapi, depth chained by `pu`, ORDER_TRADE_UPDATE/ACCOUNT_UPDATE, drift on the signed
+position), over real sockets on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -31,7 +35,15 @@ def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     return samples
 
 
-VENUES = {"okx": ("BTC-USDT", "ETH-USDT"), "coinbase": ("BTC-USD", "ETH-USD")}
+VENUES = {
+    "okx": ("BTC-USDT", "ETH-USDT"),
+    "coinbase": ("BTC-USD", "ETH-USD"),
+    "bybit": ("BTCUSDT", "ETHUSDT"),
+    "kraken": ("BTC/USDT", "ETH/USDT"),
+    "binance-futures": ("BTCUSDT", "ETHUSDT"),
+}
+# USD-M refuses an order under its MIN_NOTIONAL (100 USDT on BTCUSDT): the default 0.001 BTC is 60
+EXTRA_CONFIG = {"binance-futures": "strategy:\n  order_size: {BTCUSDT: '0.002', ETHUSDT: '0.01'}\n"}
 
 
 @pytest.mark.timeout(90)
@@ -39,7 +51,7 @@ VENUES = {"okx": ("BTC-USDT", "ETH-USDT"), "coinbase": ("BTC-USD", "ETH-USD")}
 def test_paper_on_another_venue_trades_with_zero_drift(tmp_path: Path, venue: str) -> None:
     symbols = set(VENUES[venue])
     config = tmp_path / "paper.yaml"
-    config.write_text("http:\n  port: 0\n")
+    config.write_text("http:\n  port: 0\n" + EXTRA_CONFIG.get(venue, ""))
     log = tmp_path / "stderr.log"
     env = {k: v for k, v in os.environ.items() if not re.search(r"KEY|SECRET|PASSPHRASE", k)}
     with log.open("wb") as stderr:  # a file: nobody has to keep draining a pipe

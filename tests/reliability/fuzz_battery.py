@@ -45,8 +45,11 @@ from tradestack.venues.bybit.parse import instruments_from_rest as bybit_instrum
 from tradestack.venues.bybit.parse_v2 import BybitV2MarketParser, instruments_from_v2_symbols
 from tradestack.venues.coinbase.messages import CoinbaseBookUpdate
 from tradestack.venues.coinbase.parse import CoinbaseMarketParser, CoinbaseParseError, products_from_rest
+from tradestack.venues.kraken.client_ids import OrderDirectory
 from tradestack.venues.kraken.messages import KrakenBookUpdate
 from tradestack.venues.kraken.parse import KrakenMarketParser, KrakenParseError, instruments_from_asset_pairs
+from tradestack.venues.kraken.user_messages import ExecutionsParser
+from tradestack.venues.kraken.user_messages import UserStreamParseError as KrakenUserStreamParseError
 from tradestack.venues.okx.messages import OkxBookUpdate
 from tradestack.venues.okx.parse import OkxMarketParser, OkxParseError
 from tradestack.venues.okx.parse import instruments_from_rest as okx_instruments
@@ -332,6 +335,24 @@ def valid_instruments(result: object) -> None:
         _check(instrument.min_size >= 0 and instrument.min_notional >= 0, "minimums", instrument)
 
 
+def kraken_user(data: bytes) -> object:
+    """Kraken's ws-auth v2 `balances` -> totals, `executions` -> OrderReports."""
+    parser = ExecutionsParser(KRAKEN_INSTRUMENTS, OrderDirectory())
+    return parser.balances(data) if data.startswith(b'{"channel":"balances"') else parser.reports(data)
+
+
+def valid_kraken_user(result: object) -> None:
+    if isinstance(result, dict):
+        for asset, total in result.items():
+            _check(isinstance(asset, str) and _int(total) and total >= 0, "a balance", result)
+        return
+    _check(isinstance(result, list), "not a list of reports or a dict of balances", result)
+    assert isinstance(result, list)
+    for report in result:
+        _check(report is not None, "a None report", result)
+        valid_user_event(report)
+
+
 # --- the decoders --------------------------------------------------------------------------------------
 
 
@@ -498,6 +519,17 @@ OKX_INSTRUMENTS_REST = (
 )
 
 KRAKEN_INSTRUMENTS = {"BTC/USD": Instrument("kraken", "BTC/USD", "BTC", "USD", price_scale=1, size_scale=8)}
+KRAKEN_USER = (
+    b'{"channel":"executions","type":"update","data":[{"order_id":"OK4GJX-KSTLS-7DZZO5","symbol":"BTC/USD",'
+    b'"side":"sell","order_type":"limit","order_qty":0.01,"limit_price":45283.5,"exec_type":"trade",'
+    b'"order_status":"partially_filled","cum_qty":0.004,"cl_ord_id":"ts1-1-1","exec_id":"TCCCTY-WE2O6-P3NB37",'
+    b'"trade_id":101,"last_qty":0.004,"last_price":45283.5,"liquidity_ind":"m","fees":[{"asset":"USD",'
+    b'"qty":0.289814}],"timestamp":"2023-09-22T10:33:05.709993Z"}]}',
+    b'{"channel":"executions","type":"snapshot","data":[{"order_id":"OK4GJX-KSTLS-7DZZO5","symbol":"BTC/USD",'
+    b'"side":"buy","exec_type":"new","order_status":"new","cum_qty":0,"timestamp":"2023-09-22T10:33:05Z"}]}',
+    b'{"channel":"balances","type":"update","data":[{"asset":"USD","asset_class":"currency",'
+    b'"balance":1234.5678,"timestamp":"2023-09-22T10:33:05.709993Z"}]}',
+)
 KRAKEN_MARKET = (
     b'{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,'
     b'"qty":0.1}],"asks":[{"price":45285.2,"qty":0.001}],"checksum":12345,'
@@ -692,6 +724,8 @@ def build_decoders() -> list[Decoder]:
                 lambda d: KrakenMarketParser(KRAKEN_INSTRUMENTS).parse(d, 1), valid_events),
         Decoder("kraken.rest.asset_pairs", KRAKEN_ASSET_PAIRS, instruments_from_asset_pairs,
                 valid_instruments, (KrakenParseError,), maps=("result",)),
+        Decoder("kraken.user_stream", KRAKEN_USER, kraken_user, valid_kraken_user,
+                (KrakenUserStreamParseError,)),
         Decoder("bybit.market", BYBIT_MARKET, lambda d: BybitMarketParser(BYBIT_INSTRUMENTS).parse(d, 1),
                 valid_events),
         Decoder("bybit.market.inferring", BYBIT_MARKET, lambda d: bybit_inferring.parse(d, 1), valid_events,

@@ -107,7 +107,7 @@ def test_settings_are_frozen() -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "path", "message_part", "hint_part"),
     [
-        ("venue: kraken\n", "venue", "unsupported venue 'kraken'; valid venues: binance, okx, coin", "okx"),
+        ("venue: deribit\n", "venue", "unsupported venue 'deribit'; valid venues: binance, okx, coin", "okx"),
         ("symbols: [btcusdt]\n", "symbols[0]", "must be uppercase", "write BTCUSDT"),
         ("symbols: []\n", "symbols", "no symbols", "at least one"),
         (
@@ -211,7 +211,7 @@ def test_cross_field_rules_name_the_field_to_change(
 def test_every_problem_is_reported_at_once_with_lines(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        """venue: kraken
+        """venue: deribit
 strategy:
   half_spread_bps: -1
 http:

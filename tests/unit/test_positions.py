@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tradestack.domain.events import Side
-from tradestack.domain.instruments import Instrument
+from tradestack.domain.instruments import Instrument, InstrumentKind
 from tradestack.domain.positions import Fill, Ledger, Position, drift_percent
 
 BTC = Instrument.from_steps("binance", "BTCUSDT", "BTC", "USDT", "0.01", "0.00001")
@@ -65,6 +67,35 @@ def test_ledger_moves_both_assets_at_eight_decimals() -> None:
     ledger.apply(BTC, fill(Side.BUY, BTC.price("100.00"), BTC.size("0.5")))
     assert ledger.balances["BTC"] == 50_000_000
     assert ledger.balances["USDT"] == 950 * 10**8
+
+
+PERP = replace(BTC, base="BTCUSDT-PERP", kind=InstrumentKind.LINEAR)
+
+
+def test_a_linear_contract_moves_the_signed_position_and_only_fees_in_quote() -> None:
+    ledger = Ledger()
+    ledger.set_balance("USDT", 1000 * 10**8)
+    ledger.apply(PERP, fill(Side.SELL, PERP.price("100.00"), PERP.size("0.5"), fee=2_000_000))
+    assert ledger.balances["BTCUSDT-PERP"] == -50_000_000  # short half a contract: no coins involved
+    assert ledger.balances["USDT"] == 1000 * 10**8 - 2_000_000  # the fee alone, not the notional
+    ledger.apply(PERP, fill(Side.BUY, PERP.price("90.00"), PERP.size("0.5")))
+    assert ledger.balances["BTCUSDT-PERP"] == 0
+
+
+def test_an_inverse_contract_moves_contracts_and_the_coin_fee_only() -> None:
+    coinm = Instrument.from_steps("binance-coinm", "BTCUSD_PERP", "BTCUSD_PERP", "BTC", "0.1", "1")
+    coinm = replace(coinm, kind=InstrumentKind.INVERSE)
+    ledger = Ledger()
+    ledger.set_balance("BTC", 10**8)
+    ledger.apply(coinm, Fill("BTCUSD_PERP", "1", "c", Side.BUY, coinm.price("60000"), 3, 2_500, "BTC", 0))
+    assert ledger.balances == {"BTC": 10**8 - 2_500, "BTCUSD_PERP": 3 * 10**8}  # 3 contracts long
+
+
+def test_the_position_of_a_linear_contract_keeps_pnl_as_spot_does() -> None:
+    position = Position(PERP)
+    position.apply(fill(Side.SELL, PERP.price("100.00"), PERP.size("0.5")))
+    position.apply(fill(Side.BUY, PERP.price("90.00"), PERP.size("0.5")))
+    assert (position.size, position.realized) == (0, PERP.price("10.00") * PERP.size("0.5"))
 
 
 def test_drift_is_relative_to_the_venue() -> None:

@@ -55,11 +55,19 @@ from tradestack.venues.simulated import (
     SymbolConfig,
     default_symbols,
 )
+from tradestack.venues.simulated_binance_futures import (
+    FuturesSimConfig,
+    SimulatedBinanceFuturesExchange,
+    futures_symbols,
+)
+from tradestack.venues.simulated_binance_futures.server import MARGIN_BALANCES
+from tradestack.venues.simulated_bybit import BybitSimConfig, SimulatedBybitExchange, bybit_symbols
 from tradestack.venues.simulated_coinbase import (
     CoinbaseSimConfig,
     SimulatedCoinbaseExchange,
     coinbase_symbols,
 )
+from tradestack.venues.simulated_kraken import KrakenSimConfig, SimulatedKrakenExchange, kraken_symbols
 from tradestack.venues.simulated_okx.server import OkxSimConfig, SimulatedOkxExchange, okx_symbols
 
 log = structlog.get_logger("tradestack.paper")
@@ -363,6 +371,32 @@ async def _start_simulator(
         if passphrase_name is not None:
             store.put(passphrase_name, Secret(made.passphrase))
         return coinbase, Endpoints(coinbase.rest_url, coinbase.ws_url)
+    if settings.venue == "bybit":
+        venue_config = simulator_config(settings, listed=bybit_symbols())
+        bybit = SimulatedBybitExchange(BybitSimConfig(venue=venue_config), clock)
+        await bybit.start()
+        bybit_key = bybit.create_api_key(ips=("127.0.0.1",))
+        store.put(key_name, Secret(bybit_key.api_key))
+        store.put(secret_name, Secret(bybit_key.secret))
+        return bybit, Endpoints(bybit.rest_url, bybit.public_ws_url, bybit.private_ws_url)
+    if settings.venue == "kraken":
+        venue_config = simulator_config(settings, listed=kraken_symbols())
+        kraken = SimulatedKrakenExchange(KrakenSimConfig(venue=venue_config), clock)
+        await kraken.start()
+        kraken_key = kraken.create_api_key()
+        store.put(key_name, Secret(kraken_key.api_key))
+        store.put(secret_name, Secret(kraken_key.secret))
+        return kraken, Endpoints(kraken.rest_url, kraken.public_ws_url, kraken.private_ws_url)
+    if settings.venue == "binance-futures":
+        listed = simulator_config(settings, listed=futures_symbols())
+        futures = SimulatedBinanceFuturesExchange(
+            FuturesSimConfig(venue=replace(listed, balances=MARGIN_BALANCES)), clock
+        )
+        await futures.start()
+        futures_key, futures_secret = futures.create_api_key(ip_whitelist=("127.0.0.1",))
+        store.put(key_name, Secret(futures_key))
+        store.put(secret_name, Secret(futures_secret))
+        return futures, Endpoints(futures.rest_url, futures.ws_url)
     sim = SimulatedExchange(simulator_config(settings), clock)
     await sim.start()
     api_key, secret = sim.create_api_key(ip_whitelist=("127.0.0.1",))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from tradestack.app.venue_binance import BinanceConnector
+from tradestack.app.venue_binance_futures import BinanceFuturesConnector
+from tradestack.app.venue_bybit import BybitConnector
 from tradestack.app.venue_coinbase import CoinbaseConnector
 from tradestack.app.venue_connector import Credentials, Endpoints, OrderWritten, VenueConnector
+from tradestack.app.venue_kraken import KrakenConnector
 from tradestack.app.venue_okx import OkxConnector
 from tradestack.config import Settings
 from tradestack.ports import Clock
@@ -12,17 +15,33 @@ from tradestack.ports import Clock
 # The embedded defaults name Binance's symbols; other venues spell the same pairs their own way.
 NATIVE_SYMBOLS: dict[str, dict[str, str]] = {
     "binance": {},
+    "binance-futures": {},  # USD-M perpetuals are spelled as spot symbols
     "okx": {"BTCUSDT": "BTC-USDT", "ETHUSDT": "ETH-USDT"},
     "coinbase": {"BTCUSDT": "BTC-USD", "ETHUSDT": "ETH-USD"},  # Coinbase quotes in USD
+    "bybit": {},  # Bybit spot spells them as Binance does
+    "kraken": {"BTCUSDT": "BTC/USDT", "ETHUSDT": "ETH/USDT"},  # WebSocket v2 names
 }
 # venues whose keys come with a passphrase
 PASSPHRASE_VENUES = frozenset({"okx", "coinbase"})
 
 
-CONNECTORS: dict[str, type[BinanceConnector | OkxConnector | CoinbaseConnector]] = {
+CONNECTORS: dict[
+    str,
+    type[
+        BinanceConnector
+        | BinanceFuturesConnector
+        | OkxConnector
+        | CoinbaseConnector
+        | BybitConnector
+        | KrakenConnector
+    ],
+] = {
     "binance": BinanceConnector,
+    "binance-futures": BinanceFuturesConnector,
     "okx": OkxConnector,
     "coinbase": CoinbaseConnector,
+    "bybit": BybitConnector,
+    "kraken": KrakenConnector,
 }
 
 

@@ -27,7 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from tradestack.config.problems import ConfigProblem
 
-SUPPORTED_VENUES = ("binance", "okx", "coinbase")
+SUPPORTED_VENUES = ("binance", "okx", "coinbase", "bybit", "kraken", "binance-futures")
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9_/-]{1,29}")
 _MAX_DIGITS = 18  # a decimal setting of 10**18 or more is a typo (1e400), not a limit
 _ASSET = re.compile(r"[A-Z0-9]{2,15}")

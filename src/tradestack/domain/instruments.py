@@ -7,6 +7,7 @@ Venue strings are parsed without Decimal or float: split at the point, pad, int(
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 _POW10: tuple[int, ...] = tuple(10**i for i in range(40))
 
@@ -52,6 +53,21 @@ def scale_of(step: str) -> int:
     return len(step[point + 1 :].rstrip("0"))
 
 
+class InstrumentKind(Enum):
+    """What holding the instrument means for balances (positions.Ledger.apply).
+
+    SPOT: a fill swaps base for quote. LINEAR: a contract settled in the quote asset (Binance USD-M);
+    `base` names the position itself (e.g. "BTCUSDT-PERP"), whose balance is the signed position, and
+    a fill moves no quote by notional: the venue settles realised PnL and fees into the wallet.
+    INVERSE: a contract margined in the coin (Binance COIN-M), sizes in contracts; the ledger treats it
+    as LINEAR. Its PnL is in the coin and not linear in price: `Position` does not compute it yet.
+    """
+
+    SPOT = "spot"
+    LINEAR = "linear"
+    INVERSE = "inverse"
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """One tradable symbol at one venue, with exact tick and lot arithmetic."""
@@ -66,6 +82,7 @@ class Instrument:
     lot: int = 1  # size step in size units
     min_size: int = 0
     min_notional: int = 0  # in quote units of 10**-(price_scale + size_scale)
+    kind: InstrumentKind = InstrumentKind.SPOT
 
     @classmethod
     def from_steps(

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 from tradestack.domain.events import Side
-from tradestack.domain.instruments import Instrument, pow10
+from tradestack.domain.instruments import Instrument, InstrumentKind, pow10
 
 ASSET_SCALE = 8
 
@@ -112,7 +112,10 @@ class Ledger:
 
     def apply(self, instrument: Instrument, fill: Fill) -> None:
         base = _rescale(fill.size, instrument.size_scale, ASSET_SCALE) * fill.side.sign
-        quote = _rescale(fill.price * fill.size, instrument.notional_scale, ASSET_SCALE) * fill.side.sign
+        if instrument.kind is InstrumentKind.SPOT:
+            quote = _rescale(fill.price * fill.size, instrument.notional_scale, ASSET_SCALE) * fill.side.sign
+        else:  # a contract: the venue settles realised PnL into the quote wallet, and reports it
+            quote = 0
         self.balances[instrument.base] = self.balances.get(instrument.base, 0) + base
         self.balances[instrument.quote] = self.balances.get(instrument.quote, 0) - quote
         self.balances[fill.fee_asset] = self.balances.get(fill.fee_asset, 0) - fill.fee
