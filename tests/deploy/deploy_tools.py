@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 OVERLAYS = ("paper", "live")
+# One market-data connector Deployment per venue (deploy/k8s/base/connector-<venue>.yaml). Every
+# connector leaves on 443 only, except okx's, whose WebSocket is on 8443 (and REST on 443).
+VENUES = ("binance", "binance-futures", "coinbase", "bybit", "kraken", "okx")
 KUBERNETES_VERSION = "1.32.0"  # EKS cluster_version in deploy/terraform
 VENV_BIN = Path(sys.executable).parent
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.deploy_tools import CHECKOV, DEPLOY, OVERLAYS, missing, rendered_text, run
+from deploy.deploy_tools import CHECKOV, DEPLOY, OVERLAYS, VENUES, missing, rendered_text, run
 
 TERRAFORM = DEPLOY / "terraform"
 SKIP_LISTS = {
@@ -42,9 +42,11 @@ def _checkov(directory: Path, framework: str) -> dict[str, Any]:
     report = json.loads(result.stdout)
     reports = report if isinstance(report, list) else [report]
     skip_list = _skips(framework)
-    merged: dict[str, Any] = {"failed": [], "listed": set(), "passed": 0}
+    merged: dict[str, Any] = {"failed": [], "listed": set(), "passed": 0, "resources": set()}
     for item in reports:
         results = item.get("results", {})
+        for checked in [*results.get("passed_checks", []), *results.get("failed_checks", [])]:
+            merged["resources"].add(checked["resource"])
         for failure in results.get("failed_checks", []):
             if failure["check_id"] in skip_list:
                 merged["listed"].add(failure["check_id"])
@@ -92,3 +94,11 @@ def test_checkov_kubernetes_has_no_failures(tmp_path: Path) -> None:
     assert report["passed"] > 300
     stale = set(_skips("kubernetes")) - report["listed"]
     assert not stale, f"skips that no longer skip anything, remove them: {sorted(stale)}"
+    # every venue's connector Deployment was among what checkov checked, in both overlays (checkov has
+    # no checks for NetworkPolicy or PodDisruptionBudget objects; test_k8s.py checks those)
+    for overlay in OVERLAYS:
+        for venue in VENUES:
+            assert f"Deployment.tradestack-{overlay}.connector-{venue}" in report["resources"], (
+                overlay,
+                venue,
+            )

@@ -4,19 +4,40 @@ holds the properties the trading deployment depends on."""
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
-from deploy.deploy_tools import KUBERNETES_VERSION, OVERLAYS, python_module, rendered
-from tradestack.ops.config_check import check_rendered, pod_spec
+from deploy.deploy_tools import KUBERNETES_VERSION, OVERLAYS, VENUES, python_module, rendered
+from tradestack.ops.config_check import check_rendered, egress_ports, pod_spec
 
 # Custom resources: their schemas are not in kubernetes-validate; the Argo kinds are checked against
 # @kubernetes-models/argo-rollouts in test_rollouts.py, all of them by the key checks here.
 CUSTOM_KINDS = {"PodMonitor", "PrometheusRule", "Rollout", "AnalysisTemplate"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout"}
+# Each venue's public endpoints in the live overlay (the venues' documentation).
+LIVE_ENDPOINTS = {
+    "binance": ("https://api.binance.com", "wss://stream.binance.com:443"),
+    "binance-futures": ("https://fapi.binance.com", "wss://fstream.binance.com"),
+    "coinbase": ("https://api.exchange.coinbase.com", "wss://ws-feed.exchange.coinbase.com"),
+    "bybit": ("https://api.bybit.com", "wss://stream.bybit.com/v5/public/spot"),
+    "kraken": ("https://api.kraken.com", "wss://ws.kraken.com/v2"),
+    "okx": ("https://www.okx.com", "wss://ws.okx.com:8443/ws/v5/public"),
+}
+# The ports each connector may leave on: 443, and for OKX also 8443, the only port of its WebSocket.
+CONNECTOR_EGRESS_PORTS = {venue: [443] for venue in VENUES} | {"okx": [443, 8443]}
+# Connector egress goes to public addresses only: never the VPC, the cluster or instance metadata.
+PRIVATE_RANGES = {"10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"}
+# Trading nodes: two c6in.xlarge (deploy/terraform/modules/eks), 3920m allocatable each (4 vCPU less
+# EKS's kube-reserved 80m), less what the DaemonSets that tolerate every taint request (aws-node,
+# kube-proxy, ebs-csi-node: about 200m; 250m set aside).
+TRADING_NODES = 2
+TRADING_NODE_CPU = Decimal("3.92") - Decimal("0.25")
 
 
 def _find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -49,13 +70,17 @@ def test_every_object_validates_against_the_target_kubernetes_version(objects: l
     python_module("kubernetes_validate")
     import kubernetes_validate
 
-    checked = 0
+    checked = set()
     for obj in objects:
         if obj["kind"] in CUSTOM_KINDS:
             continue
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        checked += 1
-    assert checked >= 15
+        checked.add((obj["kind"], obj["metadata"]["name"]))
+    assert len(checked) >= 15
+    for venue in VENUES:
+        name = f"connector-{venue}"
+        assert {("Deployment", name), ("Service", name), ("PodDisruptionBudget", name)} <= checked
+        assert ("NetworkPolicy", f"{name}-egress") in checked
 
 
 def test_unknown_fields_are_caught_by_the_strict_validation() -> None:
@@ -137,9 +162,11 @@ def test_trading_engine_statefulset(objects: list[dict[str, Any]]) -> None:
     assert "risk-engine:9490/readyz" in "".join(wait["command"])
 
 
-def test_connectors_run_two_replicas_spread_over_nodes(objects: list[dict[str, Any]]) -> None:
-    deployment = _find(objects, "Deployment", "connector-binance")
-    rollouts = [o for o in objects if o["kind"] == "Rollout" and o["metadata"]["name"] == "connector-binance"]
+@pytest.mark.parametrize("venue", VENUES)
+def test_connectors_run_two_replicas_spread_over_nodes(objects: list[dict[str, Any]], venue: str) -> None:
+    name = f"connector-{venue}"
+    deployment = _find(objects, "Deployment", name)
+    rollouts = [o for o in objects if o["kind"] == "Rollout" and o["metadata"]["name"] == name]
     if rollouts:  # the Rollout runs the Deployment's template; the Deployment runs no pods itself
         assert rollouts[0]["spec"]["replicas"] == 2
         assert deployment["spec"]["replicas"] == 0
@@ -151,6 +178,152 @@ def test_connectors_run_two_replicas_spread_over_nodes(objects: list[dict[str, A
         "DoNotSchedule",
         1,
     )
+    assert spread["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+
+
+def _venue_neutral(obj: dict[str, Any], venue: str) -> Any:
+    """The object with its venue's name replaced by a placeholder and the resources left out."""
+    spec = copy.deepcopy(obj["spec"]["template"])
+    for container in spec["spec"]["containers"]:
+        container.pop("resources")
+    text = json.dumps(spec)
+    for token in (f'"connector-{venue}"', f'"{venue}"'):
+        text = text.replace(token, token.replace(venue, "VENUE"))
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("venue", VENUES[1:])
+def test_every_connector_is_hardened_like_the_binance_one(objects: list[dict[str, Any]], venue: str) -> None:
+    """Same pod template as connector-binance (security contexts, probes, affinity, tolerations,
+    spread, volumes, image, config files) but for the venue; only the resources may differ."""
+    deployment = _find(objects, "Deployment", f"connector-{venue}")
+    assert _venue_neutral(deployment, venue) == _venue_neutral(
+        _find(objects, "Deployment", "connector-binance"), "binance"
+    )
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert args[args.index("--venue") + 1] == venue
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert labels["tradestack.io/exchange"] == venue
+    assert labels["app.kubernetes.io/component"] == "connector"
+    assert deployment["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": f"connector-{venue}"}
+    service = _find(objects, "Service", f"connector-{venue}")
+    assert service["spec"]["selector"] == {"app.kubernetes.io/name": f"connector-{venue}"}
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {"http": 9490, "feed": 9500}
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_every_connector_keeps_one_feed_up_through_a_drain(objects: list[dict[str, Any]], venue: str) -> None:
+    budget = _find(objects, "PodDisruptionBudget", f"connector-{venue}")
+    assert budget["spec"] == {
+        "minAvailable": 1,
+        "selector": {"matchLabels": {"app.kubernetes.io/name": f"connector-{venue}"}},
+    }
+
+
+def _venues(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    return yaml.safe_load(_config_map(objects)["exchanges.yaml"])["venues"]  # type: ignore[no-any-return]
+
+
+def test_every_venue_has_endpoints_and_a_connector_and_no_more(objects: list[dict[str, Any]]) -> None:
+    assert set(_venues(objects)) == set(VENUES)
+    connectors = {
+        o["metadata"]["name"]
+        for o in objects
+        if o["kind"] == "Deployment"
+        and o["metadata"]["labels"].get("app.kubernetes.io/component") == "connector"
+    }
+    assert connectors == {f"connector-{venue}" for venue in VENUES}
+
+
+def test_the_live_overlay_reads_the_venues_production_endpoints() -> None:
+    venues = _venues(rendered("live"))
+    assert {name: (urls["rest"], urls["stream"]) for name, urls in venues.items()} == LIVE_ENDPOINTS
+
+
+def _egress_of(objects: list[dict[str, Any]], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """Every egress rule of every NetworkPolicy that selects a pod with these labels."""
+    rules: list[dict[str, Any]] = []
+    for obj in objects:
+        if obj["kind"] != "NetworkPolicy" or "Egress" not in obj["spec"].get("policyTypes", []):
+            continue
+        selector = obj["spec"]["podSelector"]
+        assert set(selector) <= {"matchLabels"}, obj["metadata"]["name"]  # no expressions to evaluate
+        if (selector.get("matchLabels") or {}).items() <= labels.items():
+            rules.extend(obj["spec"].get("egress") or [])
+    return rules
+
+
+def _is_dns(rule: dict[str, Any]) -> bool:
+    peers = rule.get("to") or []
+    return (
+        bool(peers)
+        and all(
+            (peer.get("podSelector") or {}).get("matchLabels") == {"k8s-app": "kube-dns"} for peer in peers
+        )
+        and {p["port"] for p in rule["ports"]} == {53}
+    )
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_each_connector_leaves_only_for_its_venues_ports_on_public_addresses(
+    objects: list[dict[str, Any]], venue: str
+) -> None:
+    """All the policies that select the connector's pods, together: DNS, and the ports of its
+    venue's endpoints in exchanges.yaml exactly (443 unless a URL names another), public addresses
+    only. Kubernetes matches addresses, not host names: the hosts are pinned by exchanges.yaml."""
+    deployment = _find(objects, "Deployment", f"connector-{venue}")
+    rules = [
+        r for r in _egress_of(objects, deployment["spec"]["template"]["metadata"]["labels"]) if not _is_dns(r)
+    ]
+    urls = _venues(objects)[venue]
+    expected = {urlsplit(urls["rest"]).port or 443, urlsplit(urls["stream"]).port or 443}
+    assert {(p["protocol"], p["port"]) for r in rules for p in r["ports"]} == {
+        ("TCP", port) for port in expected
+    }
+    for rule in rules:
+        assert rule.get("to") == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": sorted(PRIVATE_RANGES)}}]
+    # and no other connector's policy reaches this venue's pods
+    for other in VENUES:
+        policy = _find(objects, "NetworkPolicy", f"connector-{other}-egress")
+        selects = (
+            policy["spec"]["podSelector"]["matchLabels"].items()
+            <= deployment["spec"]["template"]["metadata"]["labels"].items()
+        )
+        assert selects == (other == venue), other
+
+
+def test_the_engines_and_connectors_fit_the_trading_nodes(objects: list[dict[str, Any]]) -> None:
+    """CPU requested on the trading nodes (pods pinned by node affinity), with room for one surge pod
+    of the largest connector during a rolling update: pods that do not fit stay Pending."""
+    requested, largest_surge = Decimal(0), Decimal(0)
+    for obj in objects:
+        if obj["kind"] not in {"Deployment", "StatefulSet"}:
+            continue
+        spec = pod_spec(obj) or {}
+        required = (
+            (spec.get("affinity") or {})
+            .get("nodeAffinity", {})
+            .get("requiredDuringSchedulingIgnoredDuringExecution", {})
+        )
+        expressions = [e for term in required.get("nodeSelectorTerms", []) for e in term["matchExpressions"]]
+        if {"key": "node-type", "operator": "In", "values": ["trading"]} not in expressions:
+            continue
+        replicas = obj["spec"]["replicas"]
+        if obj["kind"] == "Deployment" and replicas == 0:  # the Rollout runs it
+            replicas = next(
+                o["spec"]["replicas"]
+                for o in objects
+                if o["kind"] == "Rollout" and o["metadata"]["name"] == obj["metadata"]["name"]
+            )
+        cpu = sum((_quantity(c["resources"]["requests"]["cpu"]) for c in spec["containers"]), Decimal(0))
+        requested += replicas * cpu
+        if obj["kind"] == "Deployment":
+            largest_surge = max(largest_surge, cpu)
+    # the shards repel each other and every connector spreads over both nodes: each holds half, and
+    # the node that takes a surge pod holds it too
+    assert requested / TRADING_NODES + largest_surge <= TRADING_NODE_CPU, (requested, largest_surge)
 
 
 def test_every_workload_has_a_disruption_budget(objects: list[dict[str, Any]]) -> None:
@@ -160,7 +333,7 @@ def test_every_workload_has_a_disruption_budget(objects: list[dict[str, Any]]) -
             assert obj["spec"]["selector"]["matchLabels"] in budgets, obj["metadata"]["name"]
 
 
-def test_network_policies_deny_by_default_and_connectors_leave_on_443_only(
+def test_network_policies_deny_by_default_and_connectors_leave_on_443_or_okx_on_8443_too(
     objects: list[dict[str, Any]],
 ) -> None:
     policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "NetworkPolicy"}
@@ -168,9 +341,14 @@ def test_network_policies_deny_by_default_and_connectors_leave_on_443_only(
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny and "egress" not in deny
     connector = policies["connector"]
-    assert [port for rule in connector["egress"] for port in rule["ports"]] == [
-        {"protocol": "TCP", "port": 443}
-    ]
+    assert connector["policyTypes"] == ["Ingress"] and "egress" not in connector  # egress: per venue
+    assert set(CONNECTOR_EGRESS_PORTS) == set(VENUES)
+    for venue in VENUES:
+        egress = policies[f"connector-{venue}-egress"]["egress"]
+        expected = [{"protocol": "TCP", "port": port} for port in CONNECTOR_EGRESS_PORTS[venue]]
+        assert [port for rule in egress for port in rule["ports"]] == expected, venue
+        # and check-deploy-config allows exactly these, no more
+        assert egress_ports(venue) == set(CONNECTOR_EGRESS_PORTS[venue]), venue
 
 
 def test_only_the_engines_service_account_is_bound_to_an_iam_role(objects: list[dict[str, Any]]) -> None:
@@ -189,12 +367,15 @@ def test_pod_monitor_selects_every_tradestack_pod(objects: list[dict[str, Any]])
     monitor = _find(objects, "PodMonitor", "tradestack")
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "http"
+    scraped = set()
     for obj in objects:
         if obj["kind"] in {"Deployment", "StatefulSet"}:
             labels = obj["spec"]["template"]["metadata"]["labels"]
             assert selector.items() <= labels.items(), obj["metadata"]["name"]
             ports = [p["name"] for c in _containers(obj) for p in c.get("ports") or []]
             assert "http" in ports
+            scraped.add(obj["metadata"]["name"])
+    assert {f"connector-{venue}" for venue in VENUES} <= scraped
 
 
 def test_config_and_manifests_agree(objects: list[dict[str, Any]]) -> None:
@@ -236,6 +417,30 @@ def test_endpoints_without_tls_or_off_port_443_are_reported() -> None:
     messages = [p.message for p in check_rendered(objects)]
     assert any("does not use TLS" in m for m in messages)
     assert any("port 9443" in m for m in messages)
+
+
+def test_8443_is_okx_websockets_alone_in_the_rendered_overlay() -> None:
+    """The live overlay passes with OKX's stream on 8443; 8443 for another venue's stream, another
+    port for OKX, or 8443 in another venue's policy is refused, naming the field."""
+    objects = copy.deepcopy(rendered("live"))
+    data = _config_map(objects)
+    exchanges = data["exchanges.yaml"]
+    assert "stream: wss://ws.okx.com:8443/ws/v5/public" in exchanges
+    assert check_rendered(objects) == []
+    data["exchanges.yaml"] = exchanges.replace("wss://ws.kraken.com/v2", "wss://ws.kraken.com:8443/v2")
+    problems = check_rendered(objects)
+    assert [p.path for p in problems] == ["exchanges.yaml: venues.kraken.stream"]
+    assert "may only reach port 443" in problems[0].message
+    data["exchanges.yaml"] = exchanges.replace("ws.okx.com:8443", "ws.okx.com:9443")
+    problems = check_rendered(objects)
+    assert [p.path for p in problems] == ["exchanges.yaml: venues.okx.stream"]
+    assert "may only reach port 443 or 8443" in problems[0].message
+    data["exchanges.yaml"] = exchanges
+    _find(objects, "NetworkPolicy", "connector-bybit-egress")["spec"]["egress"][0]["ports"].append(
+        {"protocol": "TCP", "port": 8443}
+    )
+    problems = check_rendered(objects)
+    assert [p.path for p in problems] == ["NetworkPolicy/connector-bybit-egress: egress[0].ports"]
 
 
 def test_loopback_http_host_and_missing_config_files_are_reported() -> None:

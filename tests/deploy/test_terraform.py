@@ -135,7 +135,27 @@ def test_every_security_group_rule_is_described_and_nothing_enters_from_the_inte
     for rules in (eks_locals["node_ingress"], eks_locals["node_egress"]):
         for rule_name, rule in rules.items():
             assert rule["what"], rule_name
-            assert rule.get("cidr") != "0.0.0.0/0" or rule["from"] == rule["to"] == 443, rule_name
+            # to the internet: single ports only, 443 or the OKX WebSocket's 8443 (next test)
+            assert rule.get("cidr") != "0.0.0.0/0" or rule["from"] == rule["to"] in (443, 8443), rule_name
+
+
+def test_nodes_reach_the_internet_on_443_and_on_8443_for_the_okx_websocket_only() -> None:
+    """The nodes' way out to the venues (through the NAT): TCP 443 for every venue and AWS API, and
+    TCP 8443, the one port OKX serves its WebSocket on (ops/config_check.py EGRESS_PORTS)."""
+    egress = module("eks")["locals"]["node_egress"]
+    internet = {name: rule for name, rule in egress.items() if rule["cidr"] == "0.0.0.0/0"}
+    assert {name: (rule["protocol"], rule["from"], rule["to"]) for name, rule in internet.items()} == {
+        "https": ("tcp", 443, 443),
+        "okx_ws": ("tcp", 8443, 8443),
+    }
+    assert "OKX WebSocket" in internet["okx_ws"]["what"] and "NAT" in internet["okx_ws"]["what"]
+    assert set(egress) == {"https", "okx_ws", "dns_tcp", "dns_udp", "apps", "kubelet"}
+    for name in set(egress) - set(internet):
+        assert egress[name]["cidr"] == "${var.vpc_cidr}", name
+    rule = resource("eks", "aws_vpc_security_group_egress_rule", "node")
+    assert rule["for_each"] == "${local.node_egress}"
+    assert (rule["from_port"], rule["to_port"]) == ("${each.value.from}", "${each.value.to}")
+    assert rule["cidr_ipv4"] == "${each.value.cidr}"
 
 
 # ---- EKS ---------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ the objects around it must agree with them:
 
 * every symbol is owned by exactly one shard, shards are numbered 0..N-1, and the trading
   StatefulSet runs exactly N pods (pod trading-engine-N is shard N);
-* every endpoint uses TLS (https, wss) on port 443, the only port the connectors may reach;
+* every endpoint uses TLS (https, wss) on a port its venue's connector may reach (`EGRESS_PORTS`:
+  443 for every venue; OKX's stream also 8443), and each connector's NetworkPolicy opens no other;
 * each venue has its connector, each process's http port is the one the settings serve on, and the
   settings do not bind it to loopback (probes and scrapes come from outside the pod);
 * every file a container is told to read under the config mount is in the ConfigMap;
@@ -38,7 +39,20 @@ RISK_SERVICE = "risk-engine"
 TRADING_STATEFULSET = "trading-engine"
 CONNECTOR_PREFIX = "connector-"
 TLS_SCHEMES = {"rest": "https", "stream": "wss"}
-ALLOWED_EGRESS_PORT = 443
+EXCHANGE_LABEL = "tradestack.io/exchange"
+# The ports each venue's endpoints may use, by kind: 443 for every venue, REST and stream alike. OKX
+# serves its public WebSocket on 8443 (wss://ws.okx.com:8443/ws/v5/public), so its stream, and only
+# its stream, may use 8443 too. A port added here must also be open in that venue's NetworkPolicy
+# (connector-<venue>-egress) and in the trading nodes' security group (deploy/terraform/modules/eks,
+# node_egress).
+HTTPS_PORT = 443
+DEFAULT_EGRESS_PORTS: Mapping[str, frozenset[int]] = {
+    "rest": frozenset({HTTPS_PORT}),
+    "stream": frozenset({HTTPS_PORT}),
+}
+EGRESS_PORTS: Mapping[str, Mapping[str, frozenset[int]]] = {
+    "okx": {"rest": frozenset({HTTPS_PORT}), "stream": frozenset({HTTPS_PORT, 8443})},
+}
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 Manifest = Mapping[str, Any]
@@ -160,8 +174,29 @@ def check_shards(symbols: Sequence[str], shards: Sequence[Shard]) -> list[Config
     return problems
 
 
+def egress_ports(venue: str | None, kind: str | None = None) -> frozenset[int]:
+    """The ports a venue's connector may reach: for one kind of endpoint (rest, stream), or for any
+    (None). Without a venue (a policy over every connector), the ports every venue may use: 443."""
+    if venue is None:
+        common = frozenset(DEFAULT_EGRESS_PORTS[kind] if kind else _union(DEFAULT_EGRESS_PORTS))
+        for table in EGRESS_PORTS.values():
+            common &= table[kind] if kind else _union(table)
+        return common
+    table = EGRESS_PORTS.get(venue, DEFAULT_EGRESS_PORTS)
+    return table[kind] if kind else _union(table)
+
+
+def _union(table: Mapping[str, frozenset[int]]) -> frozenset[int]:
+    return frozenset().union(*table.values())
+
+
+def _ports_text(ports: Iterable[int]) -> str:
+    return " or ".join(str(port) for port in sorted(ports))
+
+
 def check_endpoints(venues: Mapping[str, VenueEndpoints]) -> list[ConfigProblem]:
-    """TLS only (https for REST, wss for streams), and on port 443 (the only port egress allows)."""
+    """TLS only (https for REST, wss for streams), and on a port the venue's egress allows
+    (`EGRESS_PORTS`: 443, and 8443 for OKX's stream)."""
     problems: list[ConfigProblem] = []
     for venue in venues.values():
         for kind, scheme in TLS_SCHEMES.items():
@@ -181,12 +216,15 @@ def check_endpoints(venues: Mapping[str, VenueEndpoints]) -> list[ConfigProblem]
                         f"use the venue's {scheme}:// endpoint",
                     )
                 )
-            elif port not in (None, ALLOWED_EGRESS_PORT):
+            elif (port or HTTPS_PORT) not in (allowed := egress_ports(venue.venue, kind)):
                 problems.append(
                     ConfigProblem(
                         where,
-                        f"{url} uses port {port}, but connectors may only reach port 443",
-                        "use the venue's port-443 endpoint (Binance: wss://stream.binance.com:443)",
+                        f"{url} uses port {port}, but the {venue.venue} connector's {kind} may only "
+                        f"reach port {_ports_text(allowed)}",
+                        f"use the venue's endpoint on port {_ports_text(allowed)} (Binance: "
+                        "wss://stream.binance.com:443); a venue served on no allowed port needs the "
+                        "port in EGRESS_PORTS (ops/config_check.py), its NetworkPolicy and node_egress",
                     )
                 )
             if not parts.hostname:
@@ -350,6 +388,9 @@ def _check_risk_service(
 
 
 def _check_connector_egress(objects: Sequence[Manifest]) -> list[ConfigProblem]:
+    """Connector policies open only their venue's ports (`egress_ports`), each port on its own (no
+    `endPort` range) and never every port (a rule without ports). A policy that selects connectors
+    without naming a venue (`tradestack.io/exchange`) applies to all of them: 443 only."""
     problems: list[ConfigProblem] = []
     for obj in objects:
         if obj.get("kind") != "NetworkPolicy":
@@ -357,16 +398,29 @@ def _check_connector_egress(objects: Sequence[Manifest]) -> list[ConfigProblem]:
         labels = _get(obj, "spec", "podSelector", "matchLabels") or {}
         if labels.get("app.kubernetes.io/component") != "connector":
             continue
-        for rule in _get(obj, "spec", "egress") or []:
-            ports = {port.get("port") for port in rule.get("ports") or []}
-            if ports != {ALLOWED_EGRESS_PORT}:
-                problems.append(
-                    ConfigProblem(
-                        f"NetworkPolicy/{_get(obj, 'metadata', 'name')}: egress",
-                        f"connectors may reach ports {sorted(map(str, ports))}, not only 443",
-                        "allow egress on TCP 443 only (DNS comes from the allow-dns policy)",
-                    )
+        venue = labels.get(EXCHANGE_LABEL)
+        allowed = egress_ports(str(venue) if venue is not None else None)
+        who = f"the {venue} connector" if venue is not None else "every connector"
+        for index, rule in enumerate(_get(obj, "spec", "egress") or []):
+            entries = rule.get("ports") or []
+            ports = {entry.get("port") for entry in entries}
+            ranges = [entry for entry in entries if entry.get("endPort") is not None]
+            if entries and not ranges and ports <= allowed:
+                continue
+            if not entries:
+                reached = "every port"
+            elif ranges:
+                reached = "port ranges " + ", ".join(f"{r.get('port')}-{r.get('endPort')}" for r in ranges)
+            else:
+                reached = f"ports {sorted(map(str, ports))}"
+            problems.append(
+                ConfigProblem(
+                    f"NetworkPolicy/{_get(obj, 'metadata', 'name')}: egress[{index}].ports",
+                    f"{who} may reach {reached}, not only {_ports_text(allowed)}",
+                    f"allow egress on TCP {_ports_text(allowed)} only, each port listed (DNS comes "
+                    "from the allow-dns policy)",
                 )
+            )
     return problems
 
 

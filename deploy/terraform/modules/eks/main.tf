@@ -154,6 +154,7 @@ locals {
   }
   node_egress = {
     https   = { from = 443, to = 443, protocol = "tcp", cidr = "0.0.0.0/0", what = "venues (via NAT) and AWS APIs (via endpoints)" }
+    okx_ws  = { from = 8443, to = 8443, protocol = "tcp", cidr = "0.0.0.0/0", what = "OKX WebSocket (via NAT): OKX serves wss only on 8443" }
     dns_tcp = { from = 53, to = 53, protocol = "tcp", cidr = var.vpc_cidr, what = "DNS inside the VPC" }
     dns_udp = { from = 53, to = 53, protocol = "udp", cidr = var.vpc_cidr, what = "DNS inside the VPC" }
     apps    = { from = 9090, to = 9500, protocol = "tcp", cidr = var.vpc_cidr, what = "tradestack and monitoring ports between pods" }
