@@ -43,8 +43,12 @@ from tradestack.venues.bybit.messages import BybitBookUpdate
 from tradestack.venues.bybit.parse import BybitMarketParser, BybitParseError
 from tradestack.venues.bybit.parse import instruments_from_rest as bybit_instruments
 from tradestack.venues.bybit.parse_v2 import BybitV2MarketParser, instruments_from_v2_symbols
+from tradestack.venues.bybit.user_messages import UserParser as BybitUserParser
+from tradestack.venues.bybit.user_messages import UserStreamParseError as BybitUserStreamParseError
 from tradestack.venues.coinbase.messages import CoinbaseBookUpdate
 from tradestack.venues.coinbase.parse import CoinbaseMarketParser, CoinbaseParseError, products_from_rest
+from tradestack.venues.coinbase.user_messages import UserParser as CoinbaseUserParser
+from tradestack.venues.coinbase.user_messages import UserStreamParseError as CoinbaseUserStreamParseError
 from tradestack.venues.kraken.client_ids import OrderDirectory
 from tradestack.venues.kraken.messages import KrakenBookUpdate
 from tradestack.venues.kraken.parse import KrakenMarketParser, KrakenParseError, instruments_from_asset_pairs
@@ -53,6 +57,8 @@ from tradestack.venues.kraken.user_messages import UserStreamParseError as Krake
 from tradestack.venues.okx.messages import OkxBookUpdate
 from tradestack.venues.okx.parse import OkxMarketParser, OkxParseError
 from tradestack.venues.okx.parse import instruments_from_rest as okx_instruments
+from tradestack.venues.okx.user_messages import OrdersParser as OkxOrdersParser
+from tradestack.venues.okx.user_messages import UserStreamParseError as OkxUserStreamParseError
 
 MAX_NS = 2**63  # every ts_event must fit a signed 64-bit integer of nanoseconds
 
@@ -301,7 +307,7 @@ def valid_events(events: object) -> None:
         valid_event(event)
 
 
-def valid_user_event(result: object) -> None:
+def valid_user_event(result: object, rebates: bool = False) -> None:
     if result is None:
         return
     if isinstance(result, Balances):
@@ -317,7 +323,8 @@ def valid_user_event(result: object) -> None:
     if fill is not None:
         _check(_int(fill.price) and fill.price > 0, "a fill price is not positive", result)
         _check(_int(fill.size) and fill.size > 0, "a fill size is not positive", result)
-        _check(_int(fill.fee) and fill.fee >= 0, "a fill fee is negative", result)
+        # a maker rebate is a negative fee at OKX and Bybit; Binance and Kraken only charge
+        _check(_int(fill.fee) and (rebates or fill.fee >= 0), "a fill fee is negative", result)
         _time(fill.ts_event, result)
 
 
@@ -351,6 +358,33 @@ def valid_kraken_user(result: object) -> None:
     for report in result:
         _check(report is not None, "a None report", result)
         valid_user_event(report)
+
+
+def valid_reports_or_balances(result: object) -> None:
+    """OKX, Bybit and Coinbase private pushes: a list of OrderReports (rebates allowed) or totals."""
+    if isinstance(result, dict):
+        valid_kraken_user(result)
+        return
+    _check(isinstance(result, list), "not a list of reports or a dict of balances", result)
+    assert isinstance(result, list)
+    for report in result:
+        _check(isinstance(report, OrderReport), "not an OrderReport", result)
+        valid_user_event(report, rebates=True)
+
+
+def bybit_user(data: bytes) -> object:
+    """Bybit v5 private `order`, `execution`, `wallet` pushes, routed by topic as the stream does."""
+    parser = BybitUserParser(BYBIT_INSTRUMENTS)
+    if data.startswith(b'{"topic":"wallet"'):
+        return parser.balances(data)
+    return parser.executions(data) if data.startswith(b'{"topic":"execution"') else parser.orders(data)
+
+
+def coinbase_user(data: bytes) -> object:
+    """Coinbase `user` channel; a fresh parser each time, seeded with our order's `received`."""
+    parser = CoinbaseUserParser(COINBASE_INSTRUMENTS)
+    parser.reports(COINBASE_USER[0])
+    return parser.reports(data)
 
 
 # --- the decoders --------------------------------------------------------------------------------------
@@ -529,6 +563,36 @@ KRAKEN_USER = (
     b'"side":"buy","exec_type":"new","order_status":"new","cum_qty":0,"timestamp":"2023-09-22T10:33:05Z"}]}',
     b'{"channel":"balances","type":"update","data":[{"asset":"USD","asset_class":"currency",'
     b'"balance":1234.5678,"timestamp":"2023-09-22T10:33:05.709993Z"}]}',
+)
+OKX_USER = (
+    b'{"arg":{"channel":"orders","instType":"SPOT"},"data":[{"instId":"BTC-USDT","ordId":"312269865356374016",'
+    b'"clOrdId":"ts1Z1Z1","side":"buy","state":"partially_filled","accFillSz":"0.001","uTime":"1597026383085",'
+    b'"tradeId":"242589207","fillPx":"30000.1","fillSz":"0.001","fillTime":"1597026383085","fillFee":"-0.03",'
+    b'"fillFeeCcy":"USDT","code":"0","msg":""}]}',
+    b'{"arg":{"channel":"orders","instType":"SPOT"},"data":[{"instId":"BTC-USDT","ordId":"312269865356374016",'
+    b'"clOrdId":"ts1Z1Z1","side":"sell","state":"canceled","accFillSz":"0","uTime":"1597026383085"}]}',
+)
+BYBIT_USER = (
+    b'{"topic":"order","data":[{"category":"spot","symbol":"BTCUSDT","orderId":"1321052653536515584",'
+    b'"orderLinkId":"ts1-1-1","side":"Buy","orderStatus":"New","cumExecQty":"0","updatedTime":"1672364262457"}]}',
+    b'{"topic":"execution","data":[{"category":"spot","symbol":"BTCUSDT","orderId":"1321052653536515584",'
+    b'"orderLinkId":"ts1-1-1","side":"Sell","execId":"a8ea3e6a-7a79-5ac5-9bf8-3ed9b5a1ff09",'
+    b'"execPrice":"16800.00","execQty":"0.001","execFee":"-0.0005","feeCurrency":"USDT",'
+    b'"execTime":"1672364174443","orderQty":"0.002","leavesQty":"0.001","execType":"Trade"}]}',
+    b'{"topic":"wallet","data":[{"accountType":"UNIFIED","coin":[{"coin":"USDT","walletBalance":"1000.5"},'
+    b'{"coin":"BTC","walletBalance":"0.25"}]}]}',
+)
+COINBASE_USER = (
+    b'{"type":"received","product_id":"BTC-USD","time":"2023-09-25T07:49:37.708706Z","sequence":10,'
+    b'"order_id":"d50ec984-77a8-460a-b958-66f114b0de9b","client_oid":"3e0d6ffe-95a0-4e3a-a3a9-0d3e3b4a5c6d",'
+    b'"side":"buy","size":"0.002","price":"26000.00"}',
+    b'{"type":"open","product_id":"BTC-USD","time":"2023-09-25T07:49:37.708706Z","sequence":11,'
+    b'"order_id":"d50ec984-77a8-460a-b958-66f114b0de9b","side":"buy","price":"26000.00","remaining_size":"0.002"}',
+    b'{"type":"match","trade_id":10,"sequence":12,"maker_order_id":"d50ec984-77a8-460a-b958-66f114b0de9b",'
+    b'"taker_order_id":"132fb6ae-456b-4654-b4e0-d681ac05cea1","time":"2023-09-25T07:49:38.708706Z",'
+    b'"product_id":"BTC-USD","size":"0.001","price":"26000.00","side":"buy","maker_fee_rate":"0.004"}',
+    b'{"type":"done","product_id":"BTC-USD","time":"2023-09-25T07:49:39.708706Z","sequence":13,'
+    b'"order_id":"d50ec984-77a8-460a-b958-66f114b0de9b","reason":"canceled","side":"buy","remaining_size":"0.001"}',
 )
 KRAKEN_MARKET = (
     b'{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[{"price":45283.5,'
@@ -740,6 +804,12 @@ def build_decoders() -> list[Decoder]:
                 lambda d: CoinbaseMarketParser(COINBASE_INSTRUMENTS).parse(d, 1), valid_events),
         Decoder("coinbase.rest.products", COINBASE_PRODUCTS, products_from_rest, valid_instruments,
                 (CoinbaseParseError,)),
+        Decoder("okx.user_stream", OKX_USER, lambda d: OkxOrdersParser(OKX_INSTRUMENTS).reports(d),
+                valid_reports_or_balances, (OkxUserStreamParseError,)),
+        Decoder("bybit.user_stream", BYBIT_USER, bybit_user, valid_reports_or_balances,
+                (BybitUserStreamParseError,)),
+        Decoder("coinbase.user_stream", COINBASE_USER, coinbase_user, valid_reports_or_balances,
+                (CoinbaseUserStreamParseError,)),
     ]  # fmt: skip
 
 

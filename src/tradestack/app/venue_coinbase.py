@@ -23,7 +23,7 @@ from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
 from tradestack.security.key_permissions import KeyPolicy
 from tradestack.venues.coinbase.auth import CoinbaseExchangeSigner
-from tradestack.venues.coinbase.client_ids import OrderDirectory
+from tradestack.venues.coinbase.client_ids import OrderDirectory, from_coinbase
 from tradestack.venues.coinbase.feed import CoinbaseFeedSettings, CoinbaseMarketFeed
 from tradestack.venues.coinbase.rest_gateway import CoinbaseRestGateway
 from tradestack.venues.coinbase.trading import CoinbaseTrading
@@ -43,7 +43,7 @@ class CoinbaseConnector:
         endpoints: Endpoints,
         credentials: Credentials,
         clock: Clock,
-        on_order_written: OrderWritten | None = None,  # the gateway does not time writes yet
+        on_order_written: OrderWritten | None = None,
     ) -> None:
         if credentials.passphrase is None:
             raise ValueError(
@@ -52,7 +52,16 @@ class CoinbaseConnector:
         self.endpoints = endpoints
         self.clock = clock
         self._signer = _signer(credentials)
-        self.gateway = CoinbaseRestGateway(self._signer, clock=clock, base_url=endpoints.rest_url)
+        written = None
+        if on_order_written is not None:
+            hook = on_order_written
+
+            def written(client_oid: str, sent_ns: int) -> None:  # the UUID back to our client id
+                hook(from_coinbase(client_oid), sent_ns)
+
+        self.gateway = CoinbaseRestGateway(
+            self._signer, clock=clock, base_url=endpoints.rest_url, on_order_written=written
+        )
         self.directory = OrderDirectory()
 
     async def start(self) -> None:

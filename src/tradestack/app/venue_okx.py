@@ -22,6 +22,7 @@ from tradestack.ports import Clock
 from tradestack.security.key_permissions import KeyPolicy, enforce_key_policy
 from tradestack.venues._shared.ws_session import WsSession
 from tradestack.venues.okx.auth import OkxSigner
+from tradestack.venues.okx.client_ids import from_okx
 from tradestack.venues.okx.feed import OkxFeedSettings, OkxMarketFeed
 from tradestack.venues.okx.rest_gateway import OkxKeyRestrictions, OkxRestGateway
 from tradestack.venues.okx.trading import OkxTrading
@@ -74,14 +75,23 @@ class OkxConnector:
         endpoints: Endpoints,
         credentials: Credentials,
         clock: Clock,
-        on_order_written: OrderWritten | None = None,  # OKX's gateway does not time writes yet
+        on_order_written: OrderWritten | None = None,
     ) -> None:
         if credentials.passphrase is None:
             raise ValueError("an OKX key needs its passphrase (okx/passphrase in the secret store)")
         self.endpoints = endpoints
         self.clock = clock
         self._signer = _signer(credentials)
-        self.gateway = OkxRestGateway(self._signer, clock=clock, base_url=endpoints.rest_url)
+        written = None
+        if on_order_written is not None:
+            hook = on_order_written
+
+            def written(cl_ord_id: str, sent_ns: int) -> None:  # OKX's clOrdId back to our client id
+                hook(from_okx(cl_ord_id), sent_ns)
+
+        self.gateway = OkxRestGateway(
+            self._signer, clock=clock, base_url=endpoints.rest_url, on_order_written=written
+        )
 
     async def start(self) -> None:
         await self.gateway.start()

@@ -11,11 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tradestack.app.venue_coinbase import CoinbaseConnector
+from tradestack.app.venue_connector import Credentials, Endpoints
 from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.domain.orders.state import Order, OrderStatus
 from tradestack.domain.positions import ASSET_SCALE
 from tradestack.ports import SystemClock
+from tradestack.security.secrets import Secret
 from tradestack.venues._shared.errors import NotSent, RateLimited, VenueRejected
 from tradestack.venues.coinbase.auth import CoinbaseExchangeSigner, exchange_timestamp
 from tradestack.venues.coinbase.client_ids import InvalidClientId, from_coinbase, order_handle, to_coinbase
@@ -298,3 +301,25 @@ async def test_book_endpoint_equals_the_venue_book() -> None:
         assert [(instrument.price(p), instrument.size(s)) for p, s, _ in book.bids] == levels.bids
         assert [(instrument.price(p), instrument.size(s)) for p, s, _ in book.asks] == levels.asks
         assert book.sequence == levels.update_id
+
+
+async def test_the_connector_reports_when_each_order_was_written_under_our_client_id() -> None:
+    written: list[tuple[str, int]] = []
+    async with coinbase_rig() as rig:
+        exchange, key = rig.exchange, rig.key
+        connector = CoinbaseConnector(
+            Endpoints(exchange.rest_url, exchange.ws_url),
+            Credentials(Secret(key.api_key), Secret(key.secret), Secret(key.passphrase)),
+            SystemClock(),
+            on_order_written=lambda client_id, sent_ns: written.append((client_id, sent_ns)),
+        )
+        await connector.start()
+        try:
+            trading = connector.trading(rig.instruments)
+            before = SystemClock().monotonic_ns()
+            await trading.submit_now(order(rig.instruments, "mm-1-7", Side.BUY, "50000", "0.001"))
+            await trading.cancel_all(BTC)  # cancels are not orders written: not reported
+        finally:
+            await connector.close()
+    assert [client_id for client_id, _ in written] == ["mm-1-7"]  # the client_oid UUID mapped back
+    assert written[0][1] >= before

@@ -7,11 +7,14 @@ from dataclasses import replace
 import aiohttp
 import pytest
 
+from tradestack.app.venue_connector import Credentials, Endpoints
+from tradestack.app.venue_okx import OkxConnector
 from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.domain.orders.state import Order, OrderStatus
 from tradestack.domain.positions import ASSET_SCALE
 from tradestack.ports import SystemClock
+from tradestack.security.secrets import Secret
 from tradestack.venues._shared.errors import NotSent, RateLimited, VenueRejected
 from tradestack.venues.okx.auth import OkxSigner, rest_timestamp
 from tradestack.venues.okx.client_ids import InvalidClientId, from_okx, to_okx
@@ -255,3 +258,25 @@ async def test_seeded_flow_books_endpoint() -> None:
         instrument = rig.instruments[BTC]
         assert [(instrument.price(p), instrument.size(s)) for p, s, *_ in book.bids] == levels.bids
         assert [(instrument.price(p), instrument.size(s)) for p, s, *_ in book.asks] == levels.asks
+
+
+async def test_the_connector_reports_when_each_order_was_written_under_our_client_id() -> None:
+    written: list[tuple[str, int]] = []
+    async with okx_rig() as rig:
+        exchange, key = rig.exchange, rig.key
+        connector = OkxConnector(
+            Endpoints(exchange.rest_url, exchange.public_ws_url, exchange.private_ws_url),
+            Credentials(Secret(key.api_key), Secret(key.secret), Secret(key.passphrase)),
+            SystemClock(),
+            on_order_written=lambda client_id, sent_ns: written.append((client_id, sent_ns)),
+        )
+        await connector.start()
+        try:
+            trading = connector.trading(rig.instruments)
+            before = SystemClock().monotonic_ns()
+            await trading.submit_now(order(rig.instruments, "mm-1-7", Side.BUY, "50000", "0.001"))
+            await trading.cancel_all(BTC)  # cancels are not orders written: not reported
+        finally:
+            await connector.close()
+    assert [client_id for client_id, _ in written] == ["mm-1-7"]  # OKX's clOrdId mapped back
+    assert written[0][1] >= before

@@ -11,6 +11,11 @@ Prices and sizes convert to integers at the instrument's scales (`instruments_fr
 qtyStep), or, without instrument info, at scales inferred per symbol from the first strings seen:
 the most decimals among them, as Binance's inferring parser does. A later string with significant
 digits beyond the scale is refused (`Malformed`), never truncated.
+
+With the C extension built, a book frame whose scales are known keeps its level arrays as raw JSON and
+converts them in C (`levels_from_json`, the rule Binance's parser uses); whatever C declines, and any
+frame that fails on that path, is parsed again by the Python path alone, which decides and words the
+error: the events are the same either way (tests/venues/bybit/test_bybit_parse_native.py).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
+from tradestack import _native
+from tradestack._native import LevelsFromJson
 from tradestack.domain.events import BestBidAsk, Level, Malformed, Side, TradePrint
 from tradestack.domain.instruments import Instrument, parse_fixed
 from tradestack.venues.bybit.messages import (
@@ -40,6 +47,30 @@ BOOK_TYPES = frozenset({"snapshot", "delta"})
 UNMAPPED_TOPICS = frozenset({"kline", "liquidation", "allLiquidation", "lt", "insurance"})
 
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_BOOK_PREFIX = b'{"topic":"orderbook.'  # Bybit writes `topic` first: a book frame, without the probe
+
+
+class _RawBookData(msgspec.Struct, frozen=True):
+    s: str
+    b: msgspec.Raw
+    a: msgspec.Raw
+    u: int
+    seq: int | None = None
+
+
+class _RawBookMessage(msgspec.Struct, frozen=True):
+    topic: str
+    type: str
+    ts: int
+    data: _RawBookData
+    cts: int | None = None
+    # the probe's fields, typed as the probe types them, so a frame the Python path refuses fails here too
+    op: str | None = None
+    success: bool | None = None
+    ret_msg: str | None = None
+
+
+_RAW_BOOK = msgspec.json.Decoder(_RawBookMessage).decode
 _DIGITS = re.compile(r"[0-9]+")
 
 BybitEvent = BybitBookUpdate | TradePrint | BestBidAsk | Malformed
@@ -129,6 +160,13 @@ class Scales:
         self._instruments: Mapping[str, Instrument] = instruments or {}
         self._inferred: dict[str, tuple[int, int]] | None = None if instruments is not None else {}
 
+    def known(self, symbol: str) -> tuple[int, int] | None:
+        """The symbol's scales when already known (from instruments or inferred), without inferring."""
+        instrument = self._instruments.get(symbol)
+        if instrument is not None:
+            return instrument.price_scale, instrument.size_scale
+        return None if self._inferred is None else self._inferred.get(symbol)
+
     def of(self, symbol: str, prices: Iterable[str], sizes: Iterable[str]) -> tuple[int, int] | None:
         """The symbol's scales; None when inferring and there is nothing to infer from yet."""
         instrument = self._instruments.get(symbol)
@@ -184,6 +222,14 @@ class BybitMarketParser:
             return [Malformed(f"{type(error).__name__}: {error}", bytes(frame[:SAMPLE_BYTES]), ts_recv)]
 
     def _parse(self, frame: bytes, ts_recv: int) -> list[BybitEvent]:
+        native = _native.levels_from_json
+        if native is not None and frame[: len(_BOOK_PREFIX)] == _BOOK_PREFIX:
+            try:
+                fast = self._raw_book(_RAW_BOOK(frame), ts_recv, native)
+                if fast is not None:
+                    return fast
+            except Exception:  # the Python path decides, and words any error
+                pass
         probe = _PROBE(frame)
         if probe.topic is None:
             if probe.success is True or probe.op == "pong":
@@ -199,6 +245,37 @@ class BybitMarketParser:
         if head in UNMAPPED_TOPICS:
             return []
         raise BybitParseError(f"unknown topic {probe.topic[:60]!r}")
+
+    def _raw_book(
+        self, message: _RawBookMessage, ts_recv: int, native: LevelsFromJson
+    ) -> list[BybitEvent] | None:
+        """The book frame with its levels converted in C; None when C declines or scales are unknown."""
+        data = message.data
+        scales = self._scales.known(data.s)
+        if (
+            scales is None
+            or message.type not in BOOK_TYPES
+            or not message.topic.endswith("." + data.s)
+            or data.u < 0
+            or (data.seq is not None and data.seq < 0)
+        ):
+            return None
+        bids = native(data.b, *scales)
+        asks = native(data.a, *scales) if bids is not None else None
+        if bids is None or asks is None:
+            return None
+        return [
+            BybitBookUpdate(
+                symbol=data.s,
+                snapshot=message.type == "snapshot",
+                bids=bids,
+                asks=asks,
+                update_id=data.u,
+                seq=data.seq,
+                ts_event=millis(message.ts),
+                ts_recv=ts_recv,
+            )
+        ]
 
     def _book(self, message: BookMessage, ts_recv: int) -> list[BybitEvent]:
         if message.type not in BOOK_TYPES:

@@ -19,6 +19,7 @@ number) is read from its raw text, exactly.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Final, TypeVar
 from urllib.parse import quote, urlencode
@@ -32,6 +33,7 @@ from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument, parse_fixed
 from tradestack.ports import Clock
 from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
+from tradestack.venues._shared.written import Written
 from tradestack.venues.coinbase.auth import CoinbaseExchangeSigner, exchange_timestamp
 from tradestack.venues.coinbase.parse import CoinbaseParseError, products_from_rest
 from tradestack.venues.coinbase.rate_limits import CoinbaseRateLimits, bucket_of
@@ -147,9 +149,12 @@ class CoinbaseRestGateway:
         timeout_s: float = 10.0,
         connect_timeout_s: float = 3.0,
         keepalive_timeout_s: float = 30.0,
+        on_order_written: Callable[[str, int], None] | None = None,
     ) -> None:
+        """`on_order_written(client_oid, monotonic_ns)`: when an order's request was written."""
         self._signer = signer
         self._clock = clock
+        self._on_order_written = on_order_written
         self._base_url = base_url.rstrip("/")
         self.limits = limits if limits is not None else CoinbaseRateLimits()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
@@ -266,7 +271,7 @@ class CoinbaseRestGateway:
             "time_in_force": time_in_force,
             "post_only": post_only,
         }
-        order = await self._request("POST", "/orders", [], _encode(body).decode(), _ORDER)
+        order = await self._request("POST", "/orders", [], _encode(body).decode(), _ORDER, order=client_oid)
         if order.status == "rejected":
             raise VenueRejected(0, f"rejected: {order.reject_reason}", 200)
         return order
@@ -322,6 +327,8 @@ class CoinbaseRestGateway:
         sent = context.trace_request_ctx
         if isinstance(sent, list):
             sent.append(True)
+            if isinstance(sent, Written) and sent.order is not None and self._on_order_written is not None:
+                self._on_order_written(sent.order, self._clock.monotonic_ns())
 
     async def _page(
         self, path: str, params: list[tuple[str, str]], decoder: msgspec.json.Decoder[list[T]]
@@ -343,8 +350,9 @@ class CoinbaseRestGateway:
         decoder: msgspec.json.Decoder[T],
         *,
         signed: bool = True,
+        order: str | None = None,
     ) -> T:
-        raw = await self._raw(method, path, query, body, signed=signed)
+        raw = await self._raw(method, path, query, body, signed=signed, order=order)
         try:
             return decoder.decode(raw)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -359,6 +367,7 @@ class CoinbaseRestGateway:
         *,
         signed: bool = True,
         response_headers: dict[str, str] | None = None,
+        order: str | None = None,
     ) -> bytes:
         session = self._session
         if session is None:
@@ -374,7 +383,7 @@ class CoinbaseRestGateway:
         if signed:
             headers.update(self._signer.headers(exchange_timestamp(now), method, request_path, body))
         url = URL(f"{self._base_url}{request_path}", encoded=True)
-        sent: list[bool] = []
+        sent = Written(order)
         self.requests += 1
         try:
             async with session.request(

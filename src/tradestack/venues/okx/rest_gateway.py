@@ -16,7 +16,7 @@ they are sent (auth.py). Numbers stay OKX's exact decimal strings.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Final, TypeVar
@@ -31,6 +31,7 @@ from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
 from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
+from tradestack.venues._shared.written import Written
 from tradestack.venues.okx.auth import OkxSigner, rest_timestamp
 from tradestack.venues.okx.parse import instruments_from_rest
 from tradestack.venues.okx.rate_limits import WINDOW_NS, OkxRateLimits
@@ -195,9 +196,12 @@ class OkxRestGateway:
         timeout_s: float = 10.0,
         connect_timeout_s: float = 3.0,
         keepalive_timeout_s: float = 30.0,
+        on_order_written: Callable[[str, int], None] | None = None,
     ) -> None:
+        """`on_order_written(clOrdId, monotonic_ns)`: when an order's request was written (tick-to-order)."""
         self._signer = signer
         self._clock = clock
+        self._on_order_written = on_order_written
         self._base_url = base_url.rstrip("/")
         self.limits = limits if limits is not None else OkxRateLimits()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
@@ -297,7 +301,9 @@ class OkxRestGateway:
         if price_text is not None:
             order["px"] = price_text
         order["sz"] = size_text
-        acks = await self._request("POST", "/api/v5/trade/order", order, inst_id, _ACKS)
+        acks = await self._request(
+            "POST", "/api/v5/trade/order", order, inst_id, _ACKS, order=client_order_id
+        )
         return _single(acks, "POST /api/v5/trade/order")
 
     async def cancel_order(
@@ -378,6 +384,8 @@ class OkxRestGateway:
         sent = context.trace_request_ctx
         if isinstance(sent, list):
             sent.append(True)
+            if isinstance(sent, Written) and sent.order is not None and self._on_order_written is not None:
+                self._on_order_written(sent.order, self._clock.monotonic_ns())
 
     async def _request(
         self,
@@ -389,6 +397,7 @@ class OkxRestGateway:
         *,
         signed: bool = True,
         cost: int = 1,
+        order: str | None = None,
     ) -> list[T]:
         """GET with `query` pairs, or POST with `query` as the JSON body; the `data` entries decoded."""
         if method == "GET":
@@ -396,7 +405,7 @@ class OkxRestGateway:
             raw = await self._raw(method, path, query, "", instrument, signed=signed, cost=cost)
         else:
             body = _encode(query).decode()
-            raw = await self._raw(method, path, [], body, instrument, signed=signed, cost=cost)
+            raw = await self._raw(method, path, [], body, instrument, signed=signed, cost=cost, order=order)
         try:
             return decoder.decode(_ENVELOPE.decode(raw).data)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -412,6 +421,7 @@ class OkxRestGateway:
         *,
         signed: bool = True,
         cost: int = 1,
+        order: str | None = None,
     ) -> bytes:
         session = self._session
         if session is None:
@@ -428,7 +438,7 @@ class OkxRestGateway:
         if signed:
             headers.update(self._signer.headers(rest_timestamp(now), method, request_path, body))
         url = URL(f"{self._base_url}{request_path}", encoded=True)
-        sent: list[bool] = []
+        sent = Written(order)
         try:
             async with session.request(
                 method, url, data=body.encode() if body else None, headers=headers, trace_request_ctx=sent
