@@ -10,6 +10,7 @@ BENCHMARKS = (
     "benchmarks.feed_handler_venues",
     "benchmarks.tick_to_order",
     "benchmarks.metrics_cost",
+    "benchmarks.restart_restore",
 )
 
 

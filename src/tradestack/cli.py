@@ -46,7 +46,11 @@ def paper(
     view: Annotated[bool, typer.Option(help="live terminal view (off when not a terminal)")] = True,
     venue: Annotated[
         str | None,
-        typer.Option(help="binance or okx (default: the config's); the simulator speaks its dialect"),
+        typer.Option(
+            help="binance, binance-futures, binance-coinm, okx, coinbase, bybit or kraken "
+            "(default: the config's); "
+            "the simulator speaks its dialect"
+        ),
     ] = None,
 ) -> None:
     """Paper trading: the real connector and engine against the built-in simulated exchange."""
@@ -125,7 +129,14 @@ def risk(
 
 @app.command()
 def connector(
-    venue: Annotated[str, typer.Option("--venue", "--exchange", help="binance, okx or coinbase")] = "binance",
+    venue: Annotated[
+        str,
+        typer.Option(
+            "--venue",
+            "--exchange",
+            help="binance, binance-futures, binance-coinm, okx, coinbase, bybit or kraken",
+        ),
+    ] = "binance",
     config: ConfigOption = None,
     exchanges: Annotated[Path, typer.Option(help="exchanges.yaml: each venue's REST and stream URLs")] = Path(
         "exchanges.yaml"

@@ -49,8 +49,10 @@ class ManualClock:
 
 class JournalState(NamedTuple):
     orders: list[Order]
-    fills: list[Fill]
+    fills: list[Fill]  # to apply: all of them, or those after the positions snapshot
     meta: dict[str, str]
+    seen_fills: tuple[Fill, ...] = ()  # in the snapshot already: remembered as seen, not applied
+    snapshot: str | None = None  # positions and balances after every fill not in `fills`
 
 
 class Journal(Protocol):
@@ -60,7 +62,7 @@ class Journal(Protocol):
     return only once the write is durable.
     """
 
-    def load(self, finished_limit: int | None = None) -> JournalState: ...
+    def load(self, finished_limit: int | None = None, recent_fills: int | None = None) -> JournalState: ...
 
     def reserve_block(self) -> int: ...
 
@@ -69,6 +71,10 @@ class Journal(Protocol):
     def record_order(self, order: Order) -> None: ...
 
     def record_fill(self, fill: Fill) -> None: ...
+
+    def record_snapshot(self, state: str) -> None:
+        """Positions and balances after every fill recorded so far (the order of the calls)."""
+        ...
 
     def put_meta(self, key: str, value: str) -> None: ...
 

@@ -18,8 +18,10 @@ from tradestack.venues.simulated import FlowConfig, SimConfig, SimulatedExchange
 from tradestack.venues.simulated_binance_futures import (
     FuturesSimConfig,
     SimulatedBinanceFuturesExchange,
+    coinm_symbols,
     futures_symbols,
 )
+from tradestack.venues.simulated_binance_futures.server import COIN_MARGIN_BALANCES
 from tradestack.venues.simulated_bybit import BybitSimConfig, SimulatedBybitExchange, bybit_symbols
 from tradestack.venues.simulated_coinbase import (
     CoinbaseSimConfig,
@@ -54,6 +56,9 @@ Simulator = (
 
 def simulator(venue: str) -> Simulator:
     flow = FlowConfig(interval_ms=50)
+    if venue == "binance-coinm":
+        coinm = SimConfig(symbols=coinm_symbols(), flow=flow, balances=COIN_MARGIN_BALANCES)
+        return SimulatedBinanceFuturesExchange(FuturesSimConfig.coinm(coinm))
     if venue == "binance-futures":
         return SimulatedBinanceFuturesExchange(
             FuturesSimConfig(venue=SimConfig(symbols=futures_symbols(), flow=flow))
@@ -77,11 +82,14 @@ SYMBOLS = {
     "bybit": ("BTCUSDT", "ETHUSDT"),
     "kraken": ("BTC/USDT", "ETH/USDT"),
     "binance-futures": ("BTCUSDT", "ETHUSDT"),
+    "binance-coinm": ("BTCUSD_PERP", "ETHUSD_PERP"),
 }
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("venue", ["binance", "okx", "coinbase", "bybit", "kraken", "binance-futures"])
+@pytest.mark.parametrize(
+    "venue", ["binance", "okx", "coinbase", "bybit", "kraken", "binance-futures", "binance-coinm"]
+)
 async def test_the_connector_syncs_books_and_reports_them(tmp_path: Path, venue: str) -> None:
     sim = simulator(venue)
     await asyncio.wait_for(sim.start(), 10)

@@ -5,7 +5,8 @@ ws-feed `level2_batch`, `matches`, heartbeats and the `user` channel; Bybit v5: 
 `orderbook.50` chained by `u`, the private `order`/`execution`/`wallet` topics; Kraken: API-Sign with
 nonces, WebSocket v2 `book` with CRC32, ws-auth `executions`/`balances` by token; Binance USD-M
 futures: /fapi, depth chained by `pu`, ORDER_TRADE_UPDATE/ACCOUNT_UPDATE, drift on the signed
-position), over real sockets on 127.0.0.1."""
+position; Binance COIN-M: the same over /dapi with inverse contracts, sized in whole contracts and
+margined in the coin), over real sockets on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ VENUES = {
     "bybit": ("BTCUSDT", "ETHUSDT"),
     "kraken": ("BTC/USDT", "ETH/USDT"),
     "binance-futures": ("BTCUSDT", "ETHUSDT"),
+    "binance-coinm": ("BTCUSD_PERP", "ETHUSD_PERP"),  # default sizes become whole contracts (for_venue)
 }
 # USD-M refuses an order under its MIN_NOTIONAL (100 USDT on BTCUSDT): the default 0.001 BTC is 60
 EXTRA_CONFIG = {"binance-futures": "strategy:\n  order_size: {BTCUSDT: '0.002', ETHUSDT: '0.01'}\n"}

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from tradestack.app.journal_state import restore
+from tradestack.domain import positions_snapshot
 from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
@@ -11,7 +15,7 @@ from tradestack.domain.orders.client_ids import ClientOrderIds
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.reports import OrderReport
 from tradestack.domain.orders.state import OrderStatus
-from tradestack.domain.positions import ASSET_SCALE, Fill
+from tradestack.domain.positions import ASSET_SCALE, Fill, Ledger, Position
 from tradestack.domain.risk.engine import KillSwitch, RiskEngine
 from tradestack.domain.risk.limits import RiskLimits, SymbolLimits
 from tradestack.engine.commands import CancelAll, Submit
@@ -80,7 +84,7 @@ def test_a_fill_moves_the_position_and_skews_the_quotes(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
     commands = engine.on_book("BTCUSDT", book("50000.00", "50000.02"), synced=True)
     bid = next(c.order for c in commands if isinstance(c, Submit) and c.order.side is Side.BUY)
-    fill = Fill("BTCUSDT", 1, bid.client_id, Side.BUY, bid.price, bid.size, 0, "USDT", 0)
+    fill = Fill("BTCUSDT", "1", bid.client_id, Side.BUY, bid.price, bid.size, 0, "USDT", 0)
     engine.on_report(OrderReport(bid.client_id, "BTCUSDT", OrderStatus.FILLED, 5, bid.size, fill, "", 0))
     assert engine.position("BTCUSDT") == BTC.size("0.001")
     # the same fill arriving again is not counted twice
@@ -99,7 +103,7 @@ def test_breaching_the_loss_limit_latches_and_cancels_everything(tmp_path: Path)
     commands = engine.on_book("BTCUSDT", book("50000.00", "50000.02"), synced=True)
     bid = next(c.order for c in commands if isinstance(c, Submit) and c.order.side is Side.BUY)
     size = bid.size
-    fill = Fill("BTCUSDT", 1, bid.client_id, Side.BUY, bid.price, size, 0, "USDT", 0)
+    fill = Fill("BTCUSDT", "1", bid.client_id, Side.BUY, bid.price, size, 0, "USDT", 0)
     engine.on_report(OrderReport(bid.client_id, "BTCUSDT", OrderStatus.FILLED, 5, size, fill, "", 0))
     crash = engine.on_book("BTCUSDT", book("48000.00", "48000.02"), synced=True)  # -2 USDT marked
     assert any(isinstance(c, CancelAll) for c in crash)
@@ -109,3 +113,51 @@ def test_breaching_the_loss_limit_latches_and_cancels_everything(tmp_path: Path)
     # while latched the strategy cannot add risk: no new bid is sent
     later = engine.on_book("BTCUSDT", book("48000.00", "48000.02"), synced=True)
     assert not any(isinstance(c, Submit) and c.order.side is Side.BUY for c in later)
+
+
+def trade(n: int) -> Fill:
+    """Our n-th fill: buys and sells at moving prices, so average cost and realised PnL both move."""
+    side = Side.BUY if n % 3 else Side.SELL
+    price = BTC.price("50000") + n * 7
+    return Fill("BTCUSDT", f"t{n}", "", side, price, BTC.size("0.001"), n * 10, "USDT", n)
+
+
+def figures(engine: Engine) -> tuple[object, ...]:
+    position = engine.positions["BTCUSDT"]
+    return (position.size, position.cost, position.realized, position.fees, engine.ledger.balances)
+
+
+def test_a_restart_replays_only_the_fills_after_the_last_positions_snapshot(tmp_path: Path) -> None:
+    first = make_engine(tmp_path / "a")
+    first.snapshot_every = 100
+    for n in range(250):
+        assert first.recover_fill(trade(n))
+    first.journal.close()
+
+    journal = SqliteJournal(tmp_path / "a" / "journal.db")
+    state = journal.load(finished_limit=10, recent_fills=120)
+    assert state.snapshot is not None
+    assert [fill.trade_id for fill in state.fills] == [f"t{n}" for n in range(200, 250)]  # after it
+    assert len(state.seen_fills) == 120  # the snapshot's last fills, to know them when they come again
+    journal.close()
+
+    again = make_engine(tmp_path / "a")
+    restore(again, again.journal)
+    assert figures(again) == figures(first)
+    assert not again.recover_fill(trade(249)) and not again.recover_fill(trade(150))  # seen, not reapplied
+    assert again.recover_fill(trade(250))
+
+    again.journal.flush()
+    # the same figures as replaying every fill from the start (what a restart did before snapshots)
+    everything = make_engine(tmp_path / "b")
+    for fill in SqliteJournal(tmp_path / "a" / "journal.db").load().fills:
+        everything.restore_fill(fill)
+    assert figures(everything)[:4] == figures(again)[:4]
+
+
+def test_a_snapshot_with_a_position_in_a_symbol_no_longer_traded_is_refused(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    eth = Instrument.from_steps("binance", "ETHUSDT", "ETH", "USDT", "0.01", "0.0001")
+    held = {"ETHUSDT": Position(eth, size=5, cost=10)}
+    with pytest.raises(ValueError, match="ETHUSDT, which this config no longer trades"):
+        positions_snapshot.restore(positions_snapshot.encode(held, Ledger()), engine.positions, engine.ledger)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import structlog
 
+from tradestack.domain.orders.manager import FILL_WINDOW
 from tradestack.engine.core import Engine
 from tradestack.store.sqlite import SqliteJournal
 
@@ -55,10 +56,13 @@ def open_for_account(data_dir: Path, account: str) -> tuple[SqliteJournal, bool]
 
 def restore(engine: Engine, journal: SqliteJournal) -> None:
     """Orders, fills, ledger baseline, kill switch and the risk day from the journal into the engine."""
-    state = journal.load(finished_limit=engine.orders.retain_finished)
-    baseline = json.loads(state.meta.get(LEDGER_BASELINE, "{}"))
-    for asset, amount in baseline.items():
-        engine.ledger.set_balance(asset, int(amount))
+    state = journal.load(finished_limit=engine.orders.retain_finished, recent_fills=FILL_WINDOW)
+    if state.snapshot is not None:  # positions and balances after every fill but `state.fills`
+        engine.restore_snapshot(state.snapshot, state.seen_fills)
+    else:
+        baseline = json.loads(state.meta.get(LEDGER_BASELINE, "{}"))
+        for asset, amount in baseline.items():
+            engine.ledger.set_balance(asset, int(amount))
     for order in state.orders:
         engine.orders.track(order)
     for fill in state.fills:

@@ -28,6 +28,7 @@ from tradestack.app.venue_connector import Credentials, Endpoints
 from tradestack.app.venue_registry import PASSPHRASE_VENUES, for_venue
 from tradestack.app.view import percentiles_ms, render
 from tradestack.config import ConfigError, Settings, load_settings, render_problems
+from tradestack.domain.instruments import InstrumentKind
 from tradestack.observability.logging import configure_logging, log_file_path
 from tradestack.ports import SystemClock
 from tradestack.security.audit import (
@@ -58,9 +59,10 @@ from tradestack.venues.simulated import (
 from tradestack.venues.simulated_binance_futures import (
     FuturesSimConfig,
     SimulatedBinanceFuturesExchange,
+    coinm_symbols,
     futures_symbols,
 )
-from tradestack.venues.simulated_binance_futures.server import MARGIN_BALANCES
+from tradestack.venues.simulated_binance_futures.server import COIN_MARGIN_BALANCES, MARGIN_BALANCES
 from tradestack.venues.simulated_bybit import BybitSimConfig, SimulatedBybitExchange, bybit_symbols
 from tradestack.venues.simulated_coinbase import (
     CoinbaseSimConfig,
@@ -241,7 +243,8 @@ def summary(runtime: TradingRuntime) -> Table:
         table.add_row(
             symbol,
             inst.size_text(position.size),
-            f"{position.realized / 10**inst.notional_scale:.4f} {inst.quote}",
+            f"{position.realized / 10**inst.pnl_scale:.{8 if inst.kind is InstrumentKind.INVERSE else 4}f} "
+            f"{inst.quote}",
             str(fills),
             str(orders),
             f"{drift.get(symbol, 0.0):.4f}",
@@ -397,6 +400,16 @@ async def _start_simulator(
         store.put(key_name, Secret(futures_key))
         store.put(secret_name, Secret(futures_secret))
         return futures, Endpoints(futures.rest_url, futures.ws_url)
+    if settings.venue == "binance-coinm":
+        listed = simulator_config(settings, listed=coinm_symbols())
+        coinm = SimulatedBinanceFuturesExchange(
+            FuturesSimConfig.coinm(replace(listed, balances=COIN_MARGIN_BALANCES)), clock
+        )
+        await coinm.start()
+        coinm_key, coinm_secret = coinm.create_api_key(ip_whitelist=("127.0.0.1",))
+        store.put(key_name, Secret(coinm_key))
+        store.put(secret_name, Secret(coinm_secret))
+        return coinm, Endpoints(coinm.rest_url, coinm.ws_url)
     sim = SimulatedExchange(simulator_config(settings), clock)
     await sim.start()
     api_key, secret = sim.create_api_key(ip_whitelist=("127.0.0.1",))

@@ -33,7 +33,7 @@ from tradestack.app.view import SymbolRow, ViewModel, percentiles_ms
 from tradestack.config import Settings
 from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.events import TradePrint
-from tradestack.domain.instruments import Instrument, format_fixed, pow10
+from tradestack.domain.instruments import Instrument, InstrumentKind, format_fixed, pow10
 from tradestack.domain.orders.client_ids import ClientOrderIds
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.reports import OrderReport
@@ -123,6 +123,11 @@ def market_maker_params(settings: Settings, instruments: Mapping[str, Instrument
 def _credential_digest(credentials: Credentials) -> bytes:
     parts = (credentials.api_key, credentials.api_secret, credentials.passphrase)
     return hashlib.sha256(b"\0".join(p.reveal().encode() for p in parts if p is not None)).digest()
+
+
+def _shown(instrument: Instrument) -> int:
+    """Decimals a PnL is shown with: the price's, or the coin's balance precision on an inverse contract."""
+    return ASSET_SCALE if instrument.kind is InstrumentKind.INVERSE else instrument.price_scale
 
 
 class FeedMetrics:
@@ -323,6 +328,8 @@ class TradingRuntime:
         await self.connector.close()
         await self.http.stop()
         if self._journal is not None:
+            if self._engine is not None and self.reconcile_report is not None:
+                self._engine.snapshot()  # the next start replays nothing
             self._journal.close()
 
     def refresh_credentials(self, force: bool = False) -> bool:
@@ -529,10 +536,7 @@ class TradingRuntime:
                 metrics = self.metrics.for_symbol(self.venue_name, symbol)
                 metrics.set_position(position.size, position.instrument.size_scale)
                 metrics.set_open_orders(len(engine.live_orders(symbol)))
-            realized = sum(
-                p.realized * pow10(ASSET_SCALE - p.instrument.notional_scale)
-                for p in engine.positions.values()
-            )
+            realized = engine.realized_pnl()
             exchange.set_pnl(realized, engine.total_pnl() - realized, ASSET_SCALE)
             ratio = self.connector.usage_ratio()
             exchange.set_rate_limit_usage(int(ratio * 1_000_000), 1_000_000)
@@ -617,7 +621,7 @@ class TradingRuntime:
         for symbol, inst in engine.instruments.items():
             book = self._book_status(self.feed, symbol, now)
             position = engine.positions[symbol]
-            pnl = position.realized + engine.unrealized(symbol)
+            pnl = format_fixed(position.realized + engine.unrealized(symbol), inst.pnl_scale)
             rows.append(
                 SymbolRow(
                     symbol=symbol,
@@ -626,7 +630,7 @@ class TradingRuntime:
                     data_age_ms=book.age_ms,
                     book_state=book.state,
                     position=inst.size_text(position.size),
-                    pnl=format_fixed(pnl, inst.notional_scale)[: -inst.size_scale or None] + " " + inst.quote,
+                    pnl=pnl[: -(inst.pnl_scale - _shown(inst)) or None] + " " + inst.quote,
                     open_orders=len(engine.live_orders(symbol)),
                     fills=sum(1 for fill in engine.recent_fills if fill.symbol == symbol),
                 )
@@ -719,7 +723,7 @@ class TradingRuntime:
                         format_fixed(engine.ledger.balances.get(inst.base, 0), ASSET_SCALE) + " " + inst.base,
                         format_fixed(venue_units, ASSET_SCALE) + " " + inst.base,
                         drift.get(symbol, 0.0),
-                        format_fixed(position.realized + engine.unrealized(symbol), inst.notional_scale)
+                        format_fixed(position.realized + engine.unrealized(symbol), inst.pnl_scale)
                         + " "
                         + inst.quote,
                     )

@@ -34,12 +34,12 @@ from tradestack.venues.binance.rest_gateway import RequestTiming, limits_from_ex
 from tradestack.venues.binance.urls import SPOT_REST
 from tradestack.venues.binance.user_messages import Balances
 from tradestack.venues.binance_futures.feed import BinanceFuturesMarketFeed
-from tradestack.venues.binance_futures.rest_gateway import BinanceFuturesRestGateway
+from tradestack.venues.binance_futures.rest_gateway import USDM, BinanceFuturesRestGateway, FuturesApi
 from tradestack.venues.binance_futures.trading import BinanceFuturesTrading
 from tradestack.venues.binance_futures.user_stream import BinanceFuturesUserStream
 
 NAME = "binance-futures"
-_LIVE_FUTURES_HOSTS = ("fapi.binance.com",)
+_LIVE_FUTURES_HOSTS = ("fapi.binance.com", "dapi.binance.com")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,7 @@ def key_check_url(rest_url: str) -> str:
 
 class BinanceFuturesConnector:
     name = NAME
+    api: FuturesApi = USDM  # COIN-M (app/venue_binance_coinm.py) is this over /dapi
     pushes_balances = True  # ACCOUNT_UPDATE: wallet balances and positions
 
     def __init__(
@@ -95,7 +96,7 @@ class BinanceFuturesConnector:
         self._on_order_written = on_order_written
         self._signer = HmacSigner(credentials.api_key.reveal(), credentials.api_secret.reveal())
         self.gateway = BinanceFuturesRestGateway(
-            self._signer, clock=clock, base_url=endpoints.rest_url, on_timing=self._on_timing
+            self._signer, clock=clock, base_url=endpoints.rest_url, on_timing=self._on_timing, api=self.api
         )
 
     async def start(self) -> None:
@@ -106,13 +107,13 @@ class BinanceFuturesConnector:
         permissions = BinanceKeyPermissions(
             self._signer, key_check_url(self.endpoints.rest_url), self.gateway.venue_time_ns
         )
-        await enforce_key_policy(_KeySource(permissions), policy, NAME)
+        await enforce_key_policy(_KeySource(permissions), policy, self.name)
 
     async def instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
         info = await self.gateway.futures_exchange_info()
         self.gateway.limiter = RateLimiter(limits_from_exchange_info(info.rate_limits))
         return {
-            s.symbol: s.instrument(NAME)
+            s.symbol: s.instrument(self.name, self.api.kind)
             for s in info.symbols
             if s.symbol in symbols and s.status == "TRADING"
         }

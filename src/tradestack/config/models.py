@@ -27,7 +27,10 @@ from pydantic_core import PydanticCustomError
 
 from tradestack.config.problems import ConfigProblem
 
-SUPPORTED_VENUES = ("binance", "okx", "coinbase", "bybit", "kraken", "binance-futures")
+SUPPORTED_VENUES = ("binance", "okx", "coinbase", "bybit", "kraken", "binance-futures", "binance-coinm")
+# Venues sized in whole contracts of a fixed value in the price currency, whatever the price: COIN-M's
+# inverse perpetuals, 100 USD a contract on BTCUSD_PERP and 10 on the others.
+CONTRACT_SIZES: dict[str, dict[str, int]] = {"binance-coinm": {"BTCUSD_PERP": 100, "ETHUSD_PERP": 10}}
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9_/-]{1,29}")
 _MAX_DIGITS = 18  # a decimal setting of 10**18 or more is a typo (1e400), not a limit
 _ASSET = re.compile(r"[A-Z0-9]{2,15}")
@@ -404,13 +407,16 @@ def _limit_problems(settings: Settings) -> list[ConfigProblem]:
                     f"or lower strategy.max_inventory.{symbol}",
                 )
             )
-        notional = size * settings.simulator.start_prices[symbol]
+        contract = CONTRACT_SIZES.get(settings.venue, {}).get(symbol)
+        price = settings.simulator.start_prices[symbol]
+        notional = size * (price if contract is None else contract)
+        worth = f"at the start price ({price})" if contract is None else f"of {contract} USD a contract"
         if notional > risk.max_order_notional:
             problems.append(
                 ConfigProblem(
                     "risk.max_order_notional",
-                    f"an order of strategy.order_size.{symbol} ({size}) at the start price "
-                    f"({settings.simulator.start_prices[symbol]}) is worth {notional}, above this limit "
+                    f"an order of strategy.order_size.{symbol} ({size}) {worth} "
+                    f"is worth {notional}, above this limit "
                     f"({risk.max_order_notional})",
                     f"raise risk.max_order_notional to at least {notional}, "
                     f"or lower strategy.order_size.{symbol}",

@@ -59,13 +59,19 @@ class InstrumentKind(Enum):
     SPOT: a fill swaps base for quote. LINEAR: a contract settled in the quote asset (Binance USD-M);
     `base` names the position itself (e.g. "BTCUSDT-PERP"), whose balance is the signed position, and
     a fill moves no quote by notional: the venue settles realised PnL and fees into the wallet.
-    INVERSE: a contract margined in the coin (Binance COIN-M), sizes in contracts; the ledger treats it
-    as LINEAR. Its PnL is in the coin and not linear in price: `Position` does not compute it yet.
+    INVERSE: a contract margined in the coin (Binance COIN-M): `quote` is the coin, sizes are contracts
+    of `contract_size` units of the price currency (USD) each; the ledger treats it as LINEAR. Its PnL
+    is in the coin and not linear in price: `Position` keeps it at INVERSE_PNL_SCALE (`pnl_scale`).
     """
 
     SPOT = "spot"
     LINEAR = "linear"
     INVERSE = "inverse"
+
+
+# Decimals of the coin at which an inverse position keeps its cost and PnL (positions.Position): fine
+# enough that flooring each fill's coin value (contract_size x contracts / price) loses < 1e-18 coin.
+INVERSE_PNL_SCALE = 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,7 @@ class Instrument:
     min_size: int = 0
     min_notional: int = 0  # in quote units of 10**-(price_scale + size_scale)
     kind: InstrumentKind = InstrumentKind.SPOT
+    contract_size: int = 0  # INVERSE: whole units of the price currency (USD) one contract is worth
 
     @classmethod
     def from_steps(
@@ -137,6 +144,35 @@ class Instrument:
     @property
     def notional_scale(self) -> int:
         return self.price_scale + self.size_scale
+
+    @property
+    def pnl_scale(self) -> int:
+        """Decimals of a `Position`'s cost and PnL: the notional scale (quote asset), or on an inverse
+        contract INVERSE_PNL_SCALE (the coin, which is `quote`)."""
+        if self.kind is InstrumentKind.INVERSE:
+            return INVERSE_PNL_SCALE
+        return self.notional_scale
+
+    def coin_value(self, price: int, size: int) -> int:
+        """INVERSE: what `size` contracts are worth in the coin at `price`, contract_size x contracts /
+        price, floored at INVERSE_PNL_SCALE (`size` >= 0, `price` > 0)."""
+        if self.contract_size <= 0:
+            raise ValueError(f"{self.symbol}: an inverse contract needs a positive contract_size")
+        scale = INVERSE_PNL_SCALE + self.price_scale - self.size_scale
+        if scale >= 0:
+            return self.contract_size * size * _POW10[scale] // price
+        return self.contract_size * size // (price * _POW10[-scale])
+
+    def order_value(self, price: int, size: int, scale: int) -> int:
+        """What an order is worth in the price currency at `scale` decimals, floored: price x size
+        (the quote asset), or on an inverse contract contract_size x contracts (USD), whatever the price."""
+        if self.kind is InstrumentKind.INVERSE:
+            value, value_scale = self.contract_size * size, self.size_scale
+        else:
+            value, value_scale = price * size, self.notional_scale
+        if scale >= value_scale:
+            return value * _POW10[scale - value_scale]
+        return value // _POW10[value_scale - scale]
 
     def round_price_down(self, price: int) -> int:
         return price - price % self.tick

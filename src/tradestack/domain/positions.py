@@ -3,6 +3,15 @@
 Units: a position is in the instrument's size units; cost and PnL are in the instrument's notional units
 (10**-(price_scale + size_scale) of the quote asset). Asset balances are kept at ASSET_SCALE decimals,
 Binance's balance precision, so one quote asset shared by several symbols adds up exactly.
+
+Inverse contracts (COIN-M) are valued in the coin: a fill of n contracts at price p is worth
+contract_size x n / p coins, which is not a whole number of any decimal unit. Their cost and PnL are
+kept in the coin at `instrument.pnl_scale` (INVERSE_PNL_SCALE, 18 decimals): each fill's coin value is
+floored there (`Instrument.coin_value`, < 1e-18 coin lost per fill; the venue itself truncates at 8),
+and from then on everything is exact integer arithmetic as for linear: `cost` is the signed coin value
+at entry (+ long, - short), a partial close takes its floored share and the remainder stays in `cost`,
+and a long realises entry value - exit value (a short the reverse), so PnL grows as the price falls
+for a short and rises for a long, in coins.
 """
 
 from __future__ import annotations
@@ -75,6 +84,9 @@ class Position:
     fees: int = 0
 
     def apply(self, fill: Fill) -> None:
+        if self.instrument.kind is InstrumentKind.INVERSE:
+            self._apply_inverse(fill)
+            return
         signed = fill.size * fill.side.sign
         notional = fill.price * fill.size * fill.side.sign
         if self.size == 0 or (self.size > 0) == (signed > 0):
@@ -98,7 +110,60 @@ class Position:
             self.fees += fee_notional
 
     def unrealized(self, mark_price: int) -> int:
+        if self.instrument.kind is InstrumentKind.INVERSE:
+            return self.cost - self._coin_value(mark_price, self.size)
         return mark_price * self.size - self.cost
+
+    def unrealized_at_mid(self, mid_x2: int) -> int:
+        """Unrealised PnL marked at the mid, given as twice the mid (exact for a half-tick mid);
+        floored, in the instrument's pnl_scale."""
+        if self.instrument.kind is InstrumentKind.INVERSE:
+            # the coin value at mid_x2 / 2 is 2 x contract_size x n / mid_x2
+            return self.cost - self._coin_value(mid_x2, 2 * self.size)
+        return (mid_x2 * self.size - 2 * self.cost) // 2
+
+    def _apply_inverse(self, fill: Fill) -> None:
+        signed = fill.size * fill.side.sign
+        if self.size == 0 or (self.size > 0) == (signed > 0):
+            self.size += signed
+            self.cost += self._coin_value(fill.price, signed)
+        else:
+            closing = min(abs(signed), abs(self.size))
+            direction = 1 if self.size > 0 else -1
+            # the closed part's share of the entry value; the floor's remainder stays in `cost`
+            closed_cost = self.cost * closing // abs(self.size)
+            self.realized += closed_cost - self._coin_value(fill.price, closing * direction)
+            self.cost -= closed_cost
+            self.size += signed
+            opening = abs(signed) - closing
+            if self.size == 0:
+                self.cost = 0
+            if opening:
+                self.cost = self._coin_value(fill.price, opening * fill.side.sign)
+        if fill.fee_asset == self.instrument.quote:  # the coin
+            fee = _rescale(fill.fee, ASSET_SCALE, self.instrument.pnl_scale)
+            self.realized -= fee
+            self.fees += fee
+
+    def _coin_value(self, price: int, signed_size: int) -> int:
+        """Signed coin value of `signed_size` contracts at `price`, the magnitude floored."""
+        value = self.instrument.coin_value(price, abs(signed_size))
+        return value if signed_size >= 0 else -value
+
+
+def pnl_for_loss_limit(instrument: Instrument, pnl: int, mid_x2: int | None) -> int | None:
+    """PnL in the `pnl_scale` of `instrument` as the daily loss limit counts it: quote units at
+    ASSET_SCALE. An inverse contract's PnL in the coin is converted to the price currency (USD) at
+    twice the mid `mid_x2`, floored (toward the larger loss); None when it has no mark to convert at.
+    A scale finer than ASSET_SCALE is floored as well."""
+    if instrument.kind is InstrumentKind.INVERSE:
+        if mid_x2 is None:
+            return None if pnl else 0
+        return pnl * mid_x2 // (2 * pow10(instrument.pnl_scale + instrument.price_scale - ASSET_SCALE))
+    scale = instrument.notional_scale
+    if scale <= ASSET_SCALE:
+        return pnl * pow10(ASSET_SCALE - scale)
+    return pnl // pow10(scale - ASSET_SCALE)
 
 
 class Ledger:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from tradestack.domain import positions_snapshot
 from tradestack.domain.book.order_book import OrderBook
 from tradestack.domain.events import Side, TradePrint
-from tradestack.domain.instruments import Instrument, pow10
+from tradestack.domain.instruments import Instrument
 from tradestack.domain.orders.manager import OrderManager
 from tradestack.domain.orders.reports import OrderReport
 from tradestack.domain.orders.state import Order, OrderStatus
-from tradestack.domain.positions import ASSET_SCALE, Fill, Ledger, Position
+from tradestack.domain.positions import Fill, Ledger, Position, pnl_for_loss_limit
 from tradestack.domain.risk.engine import RiskEngine
 from tradestack.engine.commands import Cancel, CancelAll, Command, Submit
 from tradestack.engine.strategy import Strategy
 from tradestack.ports import Clock, EngineObserver, Journal, NullObserver
+
+# Positions and balances are snapshotted into the journal every this many fills, so a restart
+# replays at most this many (plus those since the last one) instead of every fill ever taken.
+SNAPSHOT_EVERY = 1_000
 
 
 class Engine:
@@ -42,6 +49,9 @@ class Engine:
         self.trading_enabled = False  # set once reconciliation is done
         self.recent_fills: list[Fill] = []
         self._commands: list[Command] = []
+        self.snapshot_every = SNAPSHOT_EVERY
+        self._marks_x2: dict[str, int] = {}  # the last mid (x2) seen per symbol, to value coin PnL
+        self._fills_since_snapshot = 0
 
     # -- strategy context -------------------------------------------------------------------
     def instrument(self, symbol: str) -> Instrument:
@@ -128,6 +138,9 @@ class Engine:
         self.positions[fill.symbol].apply(fill)
         self.ledger.apply(instrument, fill)
         self.journal.record_fill(fill)
+        self._fills_since_snapshot += 1
+        if self._fills_since_snapshot >= self.snapshot_every:
+            self.snapshot()
         self.recent_fills.append(fill)
         del self.recent_fills[:-50]
         latency = None
@@ -139,6 +152,17 @@ class Engine:
         self._check_loss()
 
     # -- restart and reconciliation ---------------------------------------------------------------
+    def snapshot(self) -> None:
+        """Journal positions and balances as they stand after every fill recorded so far."""
+        self.journal.record_snapshot(positions_snapshot.encode(self.positions, self.ledger))
+        self._fills_since_snapshot = 0
+
+    def restore_snapshot(self, state: str, seen: Iterable[Fill]) -> None:
+        """Positions and balances from a journal snapshot; the fills it covers are remembered as seen."""
+        positions_snapshot.restore(state, self.positions, self.ledger)
+        for fill in seen:
+            self.orders.first_sight(fill)
+
     def restore_fill(self, fill: Fill) -> None:
         """Replay a journaled fill into positions (no strategy callbacks, no journal write)."""
         if self.orders.first_sight(fill):
@@ -153,22 +177,41 @@ class Engine:
         return True
 
     def total_pnl(self) -> int:
-        """Realized plus unrealized PnL over all symbols, in quote units at ASSET_SCALE."""
-        return sum(
-            (position.realized + self.unrealized(symbol))
-            * pow10(ASSET_SCALE - position.instrument.notional_scale)
-            for symbol, position in self.positions.items()
-        )
+        """Realized plus unrealized PnL over all symbols, in quote units at ASSET_SCALE. An inverse
+        contract's coin PnL counts in its price currency at the last mid seen (0 until there is one)."""
+        return self._pnl(realized_only=False) or 0
+
+    def realized_pnl(self) -> int:
+        """Realized PnL over all symbols, in the units of total_pnl."""
+        return self._pnl(realized_only=True) or 0
 
     def unrealized(self, symbol: str) -> int:
+        """Unrealized PnL at the mid, in the position's instrument.pnl_scale (0 without a synced mid)."""
         position = self.positions[symbol]
         book = self.books.get(symbol)
         mid_x2 = book.mid_x2() if book is not None else None
         if not position.size or mid_x2 is None:
             return 0
-        return (mid_x2 * position.size - 2 * position.cost) // 2
+        return position.unrealized_at_mid(mid_x2)
+
+    def _pnl(self, *, realized_only: bool) -> int | None:
+        """None while an inverse contract's PnL has no mark to be converted at."""
+        total = 0
+        for symbol, position in self.positions.items():
+            pnl = position.realized if realized_only else position.realized + self.unrealized(symbol)
+            book = self.books.get(symbol)
+            mid_x2 = book.mid_x2() if book is not None else None
+            if mid_x2 is not None:
+                self._marks_x2[symbol] = mid_x2
+            counted = pnl_for_loss_limit(position.instrument, pnl, self._marks_x2.get(symbol))
+            if counted is None:
+                return None
+            total += counted
+        return total
 
     def _check_loss(self) -> None:
+        if self._pnl(realized_only=False) is None:
+            return  # an inverse contract's coin PnL cannot be valued yet; its book is not synced
         day_before = self.risk.day_state[0]
         if self.risk.on_pnl(self.total_pnl(), self.clock.now_ns()):
             self._engage_kill_switch(self.risk.kill_switch.reason)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ _Op = Callable[[sqlite3.Connection], Any]
 # Writes append and reads happen at start-up only, so a small page cache costs nothing and caps the
 # memory SQLite takes early (2 MiB per connection by default, filled over the first half hour).
 CACHE_KIB = 512
+SNAPSHOT = "positions_snapshot"  # meta: {"upto": the last fills rowid it includes, "state": ...}
 
 
 class JournalDurabilityError(RuntimeError):
@@ -63,9 +65,11 @@ class SqliteJournal:
         self._thread.start()
 
     # -- reads (start-up only) ------------------------------------------------------------------
-    def load(self, finished_limit: int | None = None) -> JournalState:
+    def load(self, finished_limit: int | None = None, recent_fills: int | None = None) -> JournalState:
         """Everything, or with `finished_limit` every live order but only that many of the most
-        recent finished ones: a long-lived journal then restarts in bounded memory."""
+        recent finished ones, and with `recent_fills` and a positions snapshot only the fills after
+        the snapshot, plus that many of each symbol's last fills before it to remember as seen:
+        a long-lived journal then restarts in bounded time and memory."""
         final = tuple(status.value for status in OrderStatus if not status.is_live)
         marks = ", ".join("?" * len(final))
         order_args: tuple[object, ...] = ()
@@ -95,22 +99,25 @@ class SqliteJournal:
                 )
                 for row in db.execute(order_query, order_args)
             ]
-            fills = [
-                Fill(
-                    symbol=row[0],
-                    trade_id=str(row[1]),  # journals before ids were text: INTEGER
-                    client_id=row[2],
-                    side=Side(row[3]),
-                    price=row[4],
-                    size=row[5],
-                    fee=row[6],
-                    fee_asset=row[7],
-                    ts_event=row[8],
-                )
-                for row in db.execute("SELECT * FROM fills ORDER BY ts_event, trade_id")
-            ]
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-            return JournalState(orders, fills, meta)
+            if recent_fills is None or SNAPSHOT not in meta:
+                fills = _fills(db.execute("SELECT * FROM fills ORDER BY ts_event, trade_id"))
+                return JournalState(orders, fills, meta)
+            snapshot = json.loads(meta[SNAPSHOT])
+            upto = int(snapshot["upto"])
+            fills = _fills(
+                db.execute("SELECT * FROM fills WHERE rowid > ? ORDER BY ts_event, trade_id", (upto,))
+            )
+            seen: list[Fill] = []
+            symbols = [row[0] for row in db.execute("SELECT DISTINCT symbol FROM fills")]
+            for symbol in symbols:
+                rows = db.execute(
+                    "SELECT * FROM (SELECT rowid, * FROM fills WHERE symbol = ? AND rowid <= ? "
+                    "ORDER BY rowid DESC LIMIT ?) ORDER BY ts_event, trade_id",
+                    (symbol, upto, recent_fills),
+                )
+                seen.extend(_fills(row[1:] for row in rows))
+            return JournalState(orders, fills, meta, tuple(seen), str(snapshot["state"]))
 
         result: JournalState = self._call(read)
         return result
@@ -165,6 +172,15 @@ class SqliteJournal:
 
     def put_meta(self, key: str, value: str) -> None:
         self._queue.put((lambda db: _put_meta(db, key, value), None))
+
+    def record_snapshot(self, state: str) -> None:
+        # the writer takes ops in order, so every fill recorded before this call is in the table
+        # when it runs: the snapshot covers exactly the rows up to the highest rowid then
+        def write(db: sqlite3.Connection) -> None:
+            upto = db.execute("SELECT coalesce(max(rowid), 0) FROM fills").fetchone()[0]
+            _put_meta(db, SNAPSHOT, json.dumps({"upto": upto, "state": state}, separators=(",", ":")))
+
+        self._queue.put((write, None))
 
     @property
     def queue_depth(self) -> int:
@@ -225,6 +241,23 @@ class SqliteJournal:
                 return
             for future, value in results:
                 future.set_result(value)
+
+
+def _fills(rows: Iterable[Sequence[Any]]) -> list[Fill]:
+    return [
+        Fill(
+            symbol=row[0],
+            trade_id=str(row[1]),  # journals before ids were text: INTEGER
+            client_id=row[2],
+            side=Side(row[3]),
+            price=row[4],
+            size=row[5],
+            fee=row[6],
+            fee_asset=row[7],
+            ts_event=row[8],
+        )
+        for row in rows
+    ]
 
 
 def _insert_fill(db: sqlite3.Connection, row: tuple[object, ...]) -> None:

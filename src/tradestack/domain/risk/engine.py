@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tradestack.domain.events import Side
-from tradestack.domain.instruments import Instrument, pow10
+from tradestack.domain.instruments import Instrument
 from tradestack.domain.positions import ASSET_SCALE
 from tradestack.domain.risk.limits import RiskLimits
 
@@ -108,7 +108,7 @@ class RiskEngine:
             return Decision(False, Reason.NOT_LOT)
         if size > symbol_limits.max_order_size:
             return Decision(False, Reason.SIZE, f"{size} > {symbol_limits.max_order_size}")
-        notional = price * size * pow10(ASSET_SCALE - instrument.notional_scale)
+        notional = instrument.order_value(price, size, ASSET_SCALE)  # inverse: contracts x contract_size
         if notional > self.limits.max_order_notional:
             return Decision(False, Reason.NOTIONAL, f"{notional} > {self.limits.max_order_notional}")
         if max(abs(worst), abs(worst_short)) > symbol_limits.max_position and not reduces:
@@ -124,7 +124,8 @@ class RiskEngine:
         return ACCEPT
 
     def on_pnl(self, total_pnl: int, now_wall_ns: int) -> bool:
-        """Feed total PnL (quote, ASSET_SCALE). Returns True when this call trips the kill switch."""
+        """Feed total PnL (quote, ASSET_SCALE; an inverse contract's coin PnL converted to its price
+        currency at the mark: positions.pnl_for_loss_limit). True when this call trips the kill switch."""
         day = now_wall_ns // NANOS_PER_DAY
         if day != self._day:
             self._day = day

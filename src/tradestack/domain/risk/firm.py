@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tradestack.domain.instruments import pow10
+from tradestack.domain.instruments import InstrumentKind, pow10
 from tradestack.domain.positions import ASSET_SCALE, Position
 
 NANOS_PER_DAY = 86_400 * 1_000_000_000
@@ -171,14 +171,17 @@ def shard_report(
         mid_x2 = mids_x2.get(symbol)
         if mid_x2 is None:
             value, unrealized = abs(position.cost), 0
+        elif inst.kind is InstrumentKind.INVERSE:  # valued in the coin (its quote), as its PnL is
+            value = inst.coin_value(mid_x2, 2 * abs(position.size))
+            unrealized = position.unrealized_at_mid(mid_x2)
         else:
             value = abs(mid_x2 * position.size) // 2
             unrealized = (mid_x2 * position.size - 2 * position.cost) // 2
         size = _to_asset_scale(position.size, inst.size_scale)
         net[inst.base] = net.get(inst.base, 0) + size
-        gross[inst.quote] = gross.get(inst.quote, 0) + _to_asset_scale(value, inst.notional_scale)
+        gross[inst.quote] = gross.get(inst.quote, 0) + _to_asset_scale(value, inst.pnl_scale)
         total = position.realized + unrealized
-        pnl[inst.quote] = pnl.get(inst.quote, 0) + _to_asset_scale(total, inst.notional_scale)
+        pnl[inst.quote] = pnl.get(inst.quote, 0) + _to_asset_scale(total, inst.pnl_scale)
     return ShardReport(shard, net, gross, pnl, kill_switch)
 
 

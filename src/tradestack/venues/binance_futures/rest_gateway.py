@@ -185,7 +185,8 @@ class FuturesSymbol(msgspec.Struct, frozen=True, rename="camel"):
             min_qty=lot.min_qty or "0",
             min_notional=notional.notional if notional is not None and notional.notional else "0",
         )
-        return replace(steps, kind=kind)
+        contract_size = self.contract_size if kind is InstrumentKind.INVERSE else 0
+        return replace(steps, kind=kind, contract_size=contract_size)
 
 
 class FuturesExchangeInfo(msgspec.Struct, frozen=True, rename="camel"):
