@@ -18,6 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reliability.fuzz_battery import (
+    COINBASE_PRODUCTS,
+    COINBASE_USER,
+    OKX_USER,
     Decoder,
     arbitrary,
     build_decoders,
@@ -90,3 +93,23 @@ def test_extra_fields_are_accepted_and_change_nothing(name: str) -> None:
         assert comparable(decoder.check(extended)) == comparable(decoder.check(seed))
 
     run()
+
+
+# Inputs the full run (seed 4242, 2026-11-25) found, kept as regressions: each must be the typed error.
+FOUND = [
+    ("okx.user_stream", OKX_USER[0].replace(b'"fillTime":"1597026383085"', b'"fillTime":"10597026383085"')),
+    ("okx.user_stream", OKX_USER[0].replace(b'"accFillSz":"0.001"', b'"accFillSz":"-1"')),
+    (
+        "coinbase.user_stream",
+        COINBASE_USER[0].replace(b"2023-09-25T07:49:37.708706Z", b"3000-01-01T00:00:00Z"),
+    ),
+    ("coinbase.rest.products", COINBASE_PRODUCTS[0].replace(b'"0.01000000"', b'"0.' + b"0" * 44 + b'1"')),
+]
+
+
+@pytest.mark.parametrize(("name", "frame"), FOUND)
+def test_what_the_full_run_found_stays_a_typed_error(name: str, frame: bytes) -> None:
+    decoder = DECODERS[name]
+    assert frame not in decoder.seeds
+    with pytest.raises(decoder.errors):
+        decoder.run(frame)

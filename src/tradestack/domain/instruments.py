@@ -45,6 +45,10 @@ def format_fixed(value: int, scale: int) -> str:
     return f"{sign}{whole}.{fraction:0{scale}d}"
 
 
+# A tick or lot finer than 10**-18 is not a market's step but a broken listing (and beyond int64 units).
+MAX_STEP_SCALE = 18
+
+
 def scale_of(step: str) -> int:
     """Number of significant decimals in a step string: "0.01000000" -> 2, "1.00000000" -> 0."""
     point = step.find(".")
@@ -105,6 +109,10 @@ class Instrument:
     ) -> Instrument:
         price_scale = scale_of(tick_size)
         size_scale = scale_of(step_size)
+        if max(price_scale, size_scale) > MAX_STEP_SCALE:
+            raise ValueError(
+                f"{symbol}: a step of {max(price_scale, size_scale)} decimals is not a tick or a lot"
+            )
         instrument = cls(
             venue=venue,
             symbol=symbol,

@@ -86,7 +86,10 @@ def iso_nanos(text: str) -> int:
     if int(hour) > 23 or int(minute) > 59 or int(second) > 60:
         raise CoinbaseParseError(f"not a time of day: {text[:40]!r}")
     seconds = days * 86_400 + int(hour) * 3_600 + int(minute) * 60 + int(second)
-    return seconds * _NANOS + int((fraction or "").ljust(9, "0"))
+    nanos = seconds * _NANOS + int((fraction or "").ljust(9, "0"))
+    if not 0 <= nanos < 2**63:  # before 1970 or after 2262: not a time this system can hold
+        raise CoinbaseParseError(f"not a time in int64 nanoseconds: {text[:40]!r}")
+    return nanos
 
 
 def _units(text: str, scale: int) -> int:

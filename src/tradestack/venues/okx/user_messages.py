@@ -27,6 +27,7 @@ STATE: dict[str, OrderStatus] = {
     "mmp_canceled": OrderStatus.CANCELED,
 }
 _MS = 1_000_000
+_MAX_NANOS = 2**63 - 1
 
 
 class OrderPush(msgspec.Struct, frozen=True):
@@ -98,27 +99,49 @@ class OrdersParser:
         client_id = from_okx(entry.clOrdId)
         fill = None
         if entry.tradeId and entry.fillSz and instrument.size(entry.fillSz) > 0:
+            price = instrument.price(entry.fillPx)
+            if price <= 0:
+                raise UserStreamParseError(f"a fill at {entry.fillPx[:40]!r}")
             fill = Fill(
                 symbol=entry.instId,
-                trade_id=str(int(entry.tradeId)),  # OKX numbers trades in order per instrument
+                trade_id=str(_count(entry.tradeId, "tradeId")),  # OKX numbers trades in order
                 client_id=client_id,
                 side=side,
-                price=instrument.price(entry.fillPx),
+                price=price,
                 size=instrument.size(entry.fillSz),
                 fee=signed_fee(entry.fillFee),
                 fee_asset=entry.fillFeeCcy,
-                ts_event=int(entry.fillTime) * _MS,
+                ts_event=_nanos(entry.fillTime, "fillTime"),
             )
+        filled = instrument.size(entry.accFillSz) if entry.accFillSz else 0
+        if filled < 0:
+            raise UserStreamParseError(f"accFillSz {entry.accFillSz[:40]!r}")
         return OrderReport(
             client_id=client_id,
             symbol=entry.instId,
             status=status,
-            venue_order_id=int(entry.ordId),
-            filled_total=instrument.size(entry.accFillSz) if entry.accFillSz else 0,
+            venue_order_id=_count(entry.ordId, "ordId"),
+            filled_total=filled,
             fill=fill,
             reason="" if entry.code in ("", "0") else f"{entry.code} {entry.msg}",
-            ts_event=int(entry.uTime) * _MS,
+            ts_event=_nanos(entry.uTime, "uTime"),
         )
+
+
+def _count(text: str, name: str) -> int:
+    """An id OKX writes as a decimal string: a non-negative integer."""
+    value = int(text)
+    if value < 0:
+        raise UserStreamParseError(f"{name} {text[:40]!r}")
+    return value
+
+
+def _nanos(millis_text: str, name: str) -> int:
+    """Milliseconds since the epoch -> ns, refused when negative or beyond int64 nanoseconds."""
+    value = int(millis_text) * _MS
+    if not 0 <= value <= _MAX_NANOS:
+        raise UserStreamParseError(f"{name} {millis_text[:40]!r} is not a time")
+    return value
 
 
 _PUSH = msgspec.json.Decoder(PrivatePush).decode
