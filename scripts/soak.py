@@ -1,6 +1,6 @@
 """Soak (issue 4, item 7): paper trading under toxics and kill -9s; writes reports/soak.json.
 
-    .venv/bin/python scripts/soak.py [--duration 1200] [--seed N] [--sample-every 5] [--warmup 120]
+    .venv/bin/python scripts/soak.py [--duration 1200] [--seed N] [--sample-every 5] [--warmup 60]
                                      [--toxic-every 30,90] [--kill-every 120,300]
                                      [--out reports/soak.json] [--data-dir DIR]
 

@@ -89,10 +89,10 @@ class SoakConfig:
     duration_s: float = 1200.0
     seed: int = 1
     sample_every_s: float = 5.0
-    # after each engine start; those samples are left out of the slopes. A fresh engine's RSS climbs for
-    # about two minutes (first-use allocations, caches filling) and then levels: measured on the
-    # 2026-11-25 hour (seed 71112) and a 40-minute run without kills (docs/reliability.md, Soak)
-    warmup_s: float = 120.0
+    # after each engine start; those samples are left out of the slopes. A fresh engine's RSS climbs
+    # for far longer than this (docs/reliability.md, Soak: still open), so a verdict on processes
+    # that live 2-5 minutes measures their early life
+    warmup_s: float = 60.0
     toxic_every_s: tuple[float, float] = (30.0, 90.0)
     toxic_hold_s: tuple[float, float] = (2.0, 8.0)
     kill_every_s: tuple[float, float] = (120.0, 300.0)
