@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -45,6 +44,7 @@ from tradestack.engine.commands import Cancel, CancelAll, Command, Submit
 from tradestack.engine.core import Engine
 from tradestack.observability.http import HttpServer, Readiness
 from tradestack.observability.metrics import Metrics
+from tradestack.observability.sample_ring import SampleRing
 from tradestack.observability.status_page import (
     BookStatus,
     FillStatus,
@@ -193,7 +193,7 @@ class TradingRuntime:
         self.venue_balances: dict[str, int] = {}
         self._pushed_during_reconcile: dict[str, int] | None = None
         self.started_mono = clock.monotonic_ns()
-        self.tick_to_order_ns: deque[int] = deque(maxlen=TICK_SAMPLES)
+        self.tick_to_order_ns = SampleRing(TICK_SAMPLES)
         self._tick_start: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._journal: SqliteJournal | None = None

@@ -368,7 +368,7 @@ class SqliteAuditSink:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA cache_size=-512")  # appends only: a small cache caps memory
+        self._db.execute("PRAGMA cache_size=-128")  # appends only: a small cache caps memory
         self._db.executescript(_DB_SCHEMA)
         os.chmod(path, 0o600)
 

@@ -33,8 +33,10 @@ CREATE TABLE IF NOT EXISTS fills (
 
 _Op = Callable[[sqlite3.Connection], Any]
 # Writes append and reads happen at start-up only, so a small page cache costs nothing and caps the
-# memory SQLite takes early (2 MiB per connection by default, filled over the first half hour).
-CACHE_KIB = 512
+# memory SQLite takes early: the cache fills as the file grows (2 MiB per connection by default, full
+# after the first half hour of trading). 40,000 journaled fills take the same time with 128 KiB as
+# with 512 KiB or 2 MiB (1.07 s, 1.09 s, 1.13 s; 64 KiB: 1.24 s), and hold 160 KiB of SQLite memory.
+CACHE_KIB = 128
 SNAPSHOT = "positions_snapshot"  # meta: {"upto": the last fills rowid it includes, "state": ...}
 
 

@@ -4,9 +4,10 @@ Memory is bounded, so an engine that runs for weeks does not grow: finished orde
 last `retain_finished` of them (late reports and the views; the journal keeps every one), and each
 symbol remembers the trade ids of its last `fill_window` fills. Trade ids are opaque venue strings
 (Kraken and Bybit do not number them in order), so the window moves on by venue time: when it is
-full, the older half is forgotten and every fill at or before the newest forgotten time counts as
-seen. A new fill of ours could only land there after `fill_window` of our later fills, which does
-not happen.
+full, its oldest sixteenth is forgotten and every fill at or before the newest forgotten time counts
+as seen (a sixteenth, not a half: the window stays near full, so its memory is level rather than a
+sawtooth that takes an hour to climb back). A new fill of ours could only land there after
+`fill_window` of our later fills, which does not happen.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ FILL_WINDOW = 4_096
 # and the user stream race), so a crash can leave a hole below the newest journaled fill. Recovery
 # therefore starts at the oldest of the last RECENT_FILLS of them, never at the newest one.
 RECENT_FILLS = 256
+TRIM = 16  # a full fill window forgets its oldest 1/TRIM
 
 
 class OrderManager:
@@ -98,7 +100,7 @@ class OrderManager:
         self._recent.setdefault(symbol, deque(maxlen=RECENT_FILLS)).append(fill)
         if len(seen) > self._fill_window:
             times = sorted(seen.values())
-            cut = times[len(times) // 2]  # forget the older half at once: amortised O(log n) per fill
+            cut = times[len(times) // TRIM]  # amortised: one sort per fill_window / TRIM fills
             self._floor_ns[symbol] = cut
             self._seen[symbol] = {t: ts for t, ts in seen.items() if ts > cut}
         return True
