@@ -15,6 +15,7 @@ from tradestack.app.venue_connector import (
     OrderWritten,
     ReportHandler,
     TradeHandler,
+    VenueTrading,
 )
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
@@ -36,8 +37,13 @@ NAME = "binance"
 
 
 class BinanceConnector:
+    """Spot; USD-M and COIN-M futures (app/venue_binance_futures.py) are this with their own gateway,
+    key check, instruments and trading, and the feed and user-stream classes swapped."""
+
     name = NAME
     pushes_balances = True  # outboundAccountPosition
+    feed_type: type[BinanceMarketFeed] = BinanceMarketFeed
+    user_stream_type: type[BinanceUserStream] = BinanceUserStream
 
     def __init__(
         self,
@@ -50,8 +56,11 @@ class BinanceConnector:
         self.clock = clock
         self._on_order_written = on_order_written
         self._signer = HmacSigner(credentials.api_key.reveal(), credentials.api_secret.reveal())
-        self.gateway = BinanceRestGateway(
-            self._signer, clock=clock, base_url=endpoints.rest_url, on_timing=self._on_timing
+        self.gateway = self._gateway(endpoints.rest_url)
+
+    def _gateway(self, rest_url: str) -> BinanceRestGateway:
+        return BinanceRestGateway(
+            self._signer, clock=self.clock, base_url=rest_url, on_timing=self._on_timing
         )
 
     async def start(self) -> None:
@@ -60,14 +69,14 @@ class BinanceConnector:
 
     async def check_key(self, policy: KeyPolicy) -> None:
         source = BinanceKeyPermissions(self._signer, self.endpoints.rest_url, self.gateway.venue_time_ns)
-        await enforce_key_policy(source, policy, NAME)
+        await enforce_key_policy(source, policy, self.name)
 
     async def instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
         info = await self.gateway.exchange_info(list(symbols))
         self.gateway.limiter = RateLimiter(limits_from_exchange_info(info.rate_limits))
         return {s.symbol: s.instrument(NAME) for s in info.symbols if s.symbol in symbols}
 
-    def trading(self, instruments: Mapping[str, Instrument]) -> BinanceTrading:
+    def trading(self, instruments: Mapping[str, Instrument]) -> VenueTrading:
         return BinanceTrading(self.gateway, instruments)
 
     def market_feed(
@@ -86,7 +95,7 @@ class BinanceConnector:
             backoff_max_s=tuning.backoff_max_s,
             snapshot_limit=tuning.snapshot_limit,
         )
-        return BinanceMarketFeed(
+        return self.feed_type(
             self.endpoints.ws_url,
             instruments,
             self.gateway,
@@ -108,7 +117,7 @@ class BinanceConnector:
         def balances(event: Balances) -> None:
             on_balances(event.totals)
 
-        return BinanceUserStream(
+        return self.user_stream_type(
             self.endpoints.private_ws_url or self.endpoints.ws_url,
             self.gateway,
             instruments,

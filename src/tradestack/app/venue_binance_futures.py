@@ -8,31 +8,18 @@ the engine's signed position against positionRisk's positionAmt (docs/venues/bin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from tradestack.app.venue_connector import (
-    BalancesHandler,
-    BookHandler,
-    Credentials,
-    Endpoints,
-    FeedHooks,
-    FeedTuning,
-    OrderWritten,
-    ReportHandler,
-    TradeHandler,
-)
+from tradestack.app.venue_binance import BinanceConnector
+from tradestack.app.venue_connector import VenueTrading
 from tradestack.domain.instruments import Instrument
-from tradestack.ports import Clock
 from tradestack.security.key_permissions import KeyPolicy, enforce_key_policy
 from tradestack.venues._shared.rate_limit import RateLimiter
-from tradestack.venues.binance.auth import HmacSigner
-from tradestack.venues.binance.feed import FeedSettings
 from tradestack.venues.binance.key_permissions import ApiRestrictions, BinanceKeyPermissions
-from tradestack.venues.binance.rest_gateway import RequestTiming, limits_from_exchange_info
+from tradestack.venues.binance.rest_gateway import limits_from_exchange_info
 from tradestack.venues.binance.urls import SPOT_REST
-from tradestack.venues.binance.user_messages import Balances
 from tradestack.venues.binance_futures.feed import BinanceFuturesMarketFeed
 from tradestack.venues.binance_futures.rest_gateway import USDM, BinanceFuturesRestGateway, FuturesApi
 from tradestack.venues.binance_futures.trading import BinanceFuturesTrading
@@ -79,29 +66,18 @@ def key_check_url(rest_url: str) -> str:
     return SPOT_REST if urlsplit(rest_url).hostname in _LIVE_FUTURES_HOSTS else rest_url
 
 
-class BinanceFuturesConnector:
+class BinanceFuturesConnector(BinanceConnector):
     name = NAME
     api: FuturesApi = USDM  # COIN-M (app/venue_binance_coinm.py) is this over /dapi
     pushes_balances = True  # ACCOUNT_UPDATE: wallet balances and positions
+    feed_type = BinanceFuturesMarketFeed
+    user_stream_type = BinanceFuturesUserStream
+    gateway: BinanceFuturesRestGateway
 
-    def __init__(
-        self,
-        endpoints: Endpoints,
-        credentials: Credentials,
-        clock: Clock,
-        on_order_written: OrderWritten | None = None,
-    ) -> None:
-        self.endpoints = endpoints
-        self.clock = clock
-        self._on_order_written = on_order_written
-        self._signer = HmacSigner(credentials.api_key.reveal(), credentials.api_secret.reveal())
-        self.gateway = BinanceFuturesRestGateway(
-            self._signer, clock=clock, base_url=endpoints.rest_url, on_timing=self._on_timing, api=self.api
+    def _gateway(self, rest_url: str) -> BinanceFuturesRestGateway:
+        return BinanceFuturesRestGateway(
+            self._signer, clock=self.clock, base_url=rest_url, on_timing=self._on_timing, api=self.api
         )
-
-    async def start(self) -> None:
-        await self.gateway.start()
-        await self.gateway.sync_time()
 
     async def check_key(self, policy: KeyPolicy) -> None:
         permissions = BinanceKeyPermissions(
@@ -118,75 +94,5 @@ class BinanceFuturesConnector:
             if s.symbol in symbols and s.status == "TRADING"
         }
 
-    def trading(self, instruments: Mapping[str, Instrument]) -> BinanceFuturesTrading:
+    def trading(self, instruments: Mapping[str, Instrument]) -> VenueTrading:
         return BinanceFuturesTrading(self.gateway, instruments)
-
-    def market_feed(
-        self,
-        instruments: Mapping[str, Instrument],
-        on_book: BookHandler,
-        on_trade: TradeHandler,
-        tuning: FeedTuning,
-        observer: FeedHooks,
-    ) -> BinanceFuturesMarketFeed:
-        settings = FeedSettings(
-            staleness_s=tuning.staleness_s,
-            ping_idle_s=tuning.ping_idle_s,
-            pong_timeout_s=tuning.pong_timeout_s,
-            backoff_initial_s=tuning.backoff_initial_s,
-            backoff_max_s=tuning.backoff_max_s,
-            snapshot_limit=tuning.snapshot_limit,
-        )
-        return BinanceFuturesMarketFeed(
-            self.endpoints.ws_url,
-            instruments,
-            self.gateway,
-            self.clock,
-            on_book,
-            on_trade,
-            settings,
-            observer=observer,
-        )
-
-    def user_stream(
-        self,
-        instruments: Mapping[str, Instrument],
-        on_report: ReportHandler,
-        on_balances: BalancesHandler,
-        on_reconnected: Callable[[], None],
-        on_malformed: Callable[[str], None],
-    ) -> BinanceFuturesUserStream:
-        def balances(event: Balances) -> None:
-            on_balances(event.totals)
-
-        return BinanceFuturesUserStream(
-            self.endpoints.private_ws_url or self.endpoints.ws_url,
-            self.gateway,
-            instruments,
-            self.clock,
-            on_report,
-            balances,
-            on_reconnected,
-            on_malformed=on_malformed,
-        )
-
-    def use_credentials(self, credentials: Credentials) -> None:
-        self._signer = HmacSigner(credentials.api_key.reveal(), credentials.api_secret.reveal())
-        self.gateway.set_signer(self._signer)
-
-    @property
-    def api_key_fingerprint(self) -> str:
-        return self.gateway.api_key_fingerprint
-
-    def usage_ratio(self) -> float:
-        return self.gateway.limiter.usage_ratio(self.gateway.venue_time_ns())
-
-    async def close(self) -> None:
-        await self.gateway.close()
-
-    def _on_timing(self, timing: RequestTiming) -> None:
-        if self._on_order_written is None:
-            return
-        if timing.client_order_id is None or timing.sent_ns is None or timing.method != "POST":
-            return
-        self._on_order_written(timing.client_order_id, timing.sent_ns)

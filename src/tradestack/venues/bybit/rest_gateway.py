@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Final, TypeVar
 
 import aiohttp
@@ -34,6 +33,7 @@ from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
 from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
+from tradestack.venues._shared.written import Written, mark_written, order_entry_session
 from tradestack.venues.bybit.auth import BybitSigner, query_string
 from tradestack.venues.bybit.parse import instruments_from_rest
 from tradestack.venues.bybit.rate_limits import WINDOW_NS, BybitRateLimits
@@ -176,17 +176,6 @@ class BybitKeyRestrictions:
 T = TypeVar("T")
 
 
-class _Sent:
-    """Per request: whether its headers were written (decides NotSent vs OutcomeUnknown), and the
-    order it places, if any."""
-
-    __slots__ = ("order_link_id", "written")
-
-    def __init__(self, order_link_id: str | None) -> None:
-        self.order_link_id = order_link_id
-        self.written = False
-
-
 _ENVELOPE = msgspec.json.Decoder(Envelope)
 _ACK = msgspec.json.Decoder(OrderAck)
 _IDS = msgspec.json.Decoder(OrderIds)
@@ -245,18 +234,9 @@ class BybitRestGateway:
     async def start(self) -> None:
         if self._session is not None:
             return
-        trace = aiohttp.TraceConfig()
-        trace.on_request_headers_sent.append(self._mark_sent)
-        connector = aiohttp.TCPConnector(keepalive_timeout=self._keepalive_timeout_s, ttl_dns_cache=300)
-        session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            trace_configs=[trace],
-            headers={"User-Agent": "tradestack"},
+        self._session = order_entry_session(
+            self._timeout, self._keepalive_timeout_s, mark_written(self._clock, self._on_order_written)
         )
-        # a cancel that reached the venue must not be sent twice by aiohttp's idempotent-retry
-        session._retry_connection = False
-        self._session = session
 
     async def close(self) -> None:
         if self._session is not None:
@@ -393,18 +373,6 @@ class BybitRestGateway:
 
     # --- internals -----------------------------------------------------------------------------------
 
-    async def _mark_sent(
-        self,
-        session: aiohttp.ClientSession,
-        context: SimpleNamespace,
-        params: aiohttp.TraceRequestHeadersSentParams,
-    ) -> None:
-        sent = context.trace_request_ctx
-        if isinstance(sent, _Sent):
-            sent.written = True
-            if sent.order_link_id is not None and self._on_order_written is not None:
-                self._on_order_written(sent.order_link_id, self._clock.monotonic_ns())
-
     async def _request(
         self,
         method: str,
@@ -453,7 +421,7 @@ class BybitRestGateway:
         if signed:
             headers.update(self._signer.headers(now // 1_000_000, text if method == "GET" else body))
         url = URL(f"{self._base_url}{path}?{text}" if text else f"{self._base_url}{path}", encoded=True)
-        sent = _Sent(order_link_id)
+        sent = Written(order_link_id)
         try:
             async with session.request(
                 method, url, data=body.encode() if body else None, headers=headers, trace_request_ctx=sent
@@ -464,7 +432,7 @@ class BybitRestGateway:
         except aiohttp.ClientConnectorError as exc:
             raise NotSent(f"{endpoint}: cannot connect: {exc}") from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            if not sent.written:
+            if not sent:
                 raise NotSent(f"{endpoint}: failed before sending: {exc!r}") from exc
             raise OutcomeUnknown(f"{endpoint}: no response after sending: {exc!r}") from exc
         if status == 403:

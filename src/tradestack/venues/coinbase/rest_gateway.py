@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Final, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -33,7 +32,7 @@ from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument, parse_fixed
 from tradestack.ports import Clock
 from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
-from tradestack.venues._shared.written import Written
+from tradestack.venues._shared.written import Written, mark_written, order_entry_session
 from tradestack.venues.coinbase.auth import CoinbaseExchangeSigner, exchange_timestamp
 from tradestack.venues.coinbase.parse import CoinbaseParseError, products_from_rest
 from tradestack.venues.coinbase.rate_limits import CoinbaseRateLimits, bucket_of
@@ -180,18 +179,9 @@ class CoinbaseRestGateway:
     async def start(self) -> None:
         if self._session is not None:
             return
-        trace = aiohttp.TraceConfig()
-        trace.on_request_headers_sent.append(self._mark_sent)
-        connector = aiohttp.TCPConnector(keepalive_timeout=self._keepalive_timeout_s, ttl_dns_cache=300)
-        session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            trace_configs=[trace],
-            headers={"User-Agent": "tradestack"},
+        self._session = order_entry_session(
+            self._timeout, self._keepalive_timeout_s, mark_written(self._clock, self._on_order_written)
         )
-        # a cancel that reached the venue must not be sent twice by aiohttp's idempotent-retry
-        session._retry_connection = False
-        self._session = session
 
     async def close(self) -> None:
         if self._session is not None:
@@ -317,18 +307,6 @@ class CoinbaseRestGateway:
         return await self._request("GET", "/accounts", [], "", _ACCOUNTS)
 
     # --- internals -----------------------------------------------------------------------------------
-
-    async def _mark_sent(
-        self,
-        session: aiohttp.ClientSession,
-        context: SimpleNamespace,
-        params: aiohttp.TraceRequestHeadersSentParams,
-    ) -> None:
-        sent = context.trace_request_ctx
-        if isinstance(sent, list):
-            sent.append(True)
-            if isinstance(sent, Written) and sent.order is not None and self._on_order_written is not None:
-                self._on_order_written(sent.order, self._clock.monotonic_ns())
 
     async def _page(
         self, path: str, params: list[tuple[str, str]], decoder: msgspec.json.Decoder[list[T]]

@@ -38,6 +38,7 @@ from tradestack.domain.instruments import Instrument, parse_fixed, scale_of
 from tradestack.domain.positions import ASSET_SCALE
 from tradestack.ports import Clock
 from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
+from tradestack.venues._shared.written import order_entry_session
 from tradestack.venues.kraken.auth import KrakenSigner, NonceSource, form_body
 from tradestack.venues.kraken.rate_limits import TRADING_ENDPOINTS, KrakenRateLimits
 from tradestack.venues.kraken.symbols import common_asset, v2_symbol
@@ -280,18 +281,7 @@ class KrakenRestGateway:
     async def start(self) -> None:
         if self._session is not None:
             return
-        trace = aiohttp.TraceConfig()
-        trace.on_request_headers_sent.append(self._mark_written)
-        connector = aiohttp.TCPConnector(keepalive_timeout=self._keepalive_timeout_s, ttl_dns_cache=300)
-        session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            trace_configs=[trace],
-            headers={"User-Agent": "tradestack"},
-        )
-        # a cancel that reached the venue must not be sent twice by aiohttp's idempotent-retry
-        session._retry_connection = False
-        self._session = session
+        self._session = order_entry_session(self._timeout, self._keepalive_timeout_s, self._mark_written)
         self._write_lock = asyncio.Lock()
 
     async def close(self) -> None:

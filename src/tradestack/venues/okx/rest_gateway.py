@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Final, TypeVar
 from urllib.parse import urlencode
 
@@ -31,7 +30,7 @@ from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
 from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
-from tradestack.venues._shared.written import Written
+from tradestack.venues._shared.written import Written, mark_written, order_entry_session
 from tradestack.venues.okx.auth import OkxSigner, rest_timestamp
 from tradestack.venues.okx.parse import instruments_from_rest
 from tradestack.venues.okx.rate_limits import WINDOW_NS, OkxRateLimits
@@ -222,18 +221,9 @@ class OkxRestGateway:
     async def start(self) -> None:
         if self._session is not None:
             return
-        trace = aiohttp.TraceConfig()
-        trace.on_request_headers_sent.append(self._mark_sent)
-        connector = aiohttp.TCPConnector(keepalive_timeout=self._keepalive_timeout_s, ttl_dns_cache=300)
-        session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            trace_configs=[trace],
-            headers={"User-Agent": "tradestack"},
+        self._session = order_entry_session(
+            self._timeout, self._keepalive_timeout_s, mark_written(self._clock, self._on_order_written)
         )
-        # a cancel that reached the venue must not be sent twice by aiohttp's idempotent-retry
-        session._retry_connection = False
-        self._session = session
 
     async def close(self) -> None:
         if self._session is not None:
@@ -374,18 +364,6 @@ class OkxRestGateway:
         return OkxKeyRestrictions(perm, config.ip)
 
     # --- internals -----------------------------------------------------------------------------------
-
-    async def _mark_sent(
-        self,
-        session: aiohttp.ClientSession,
-        context: SimpleNamespace,
-        params: aiohttp.TraceRequestHeadersSentParams,
-    ) -> None:
-        sent = context.trace_request_ctx
-        if isinstance(sent, list):
-            sent.append(True)
-            if isinstance(sent, Written) and sent.order is not None and self._on_order_written is not None:
-                self._on_order_written(sent.order, self._clock.monotonic_ns())
 
     async def _request(
         self,

@@ -14,20 +14,15 @@ for tests.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from aiohttp import web
 
-from tradestack.domain.instruments import Instrument
-from tradestack.ports import Clock, SystemClock
-from tradestack.venues.simulated.accounts import AccountTrade, Balance, OrderView
+from tradestack.ports import Clock
 from tradestack.venues.simulated.config import SimConfig, SymbolConfig
-from tradestack.venues.simulated.flow import SimFlow
+from tradestack.venues.simulated.dialect_server import DialectServer
 from tradestack.venues.simulated.server import BookLevels
-from tradestack.venues.simulated.venue import SimVenue
 from tradestack.venues.simulated_bybit.auth import ApiKey, BybitKeys, EndpointLimits
 from tradestack.venues.simulated_bybit.rest import AccountIndex, BybitRestApi
 from tradestack.venues.simulated_bybit.streams import DEPTH, BybitStreamHub
@@ -75,11 +70,10 @@ class BybitSimConfig:
     uid: int = field(default_factory=lambda: 100_000_000 + secrets.randbelow(900_000_000))
 
 
-class SimulatedBybitExchange:
+class SimulatedBybitExchange(DialectServer[BybitRestApi, BybitStreamHub]):
     def __init__(self, config: BybitSimConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config or BybitSimConfig()
-        self.clock: Clock = clock or SystemClock()
-        self.venue = SimVenue(self.config.venue, self.clock)
+        super().__init__(self.config.venue, clock, "bybit")
         self._client_ids: dict[str, str] = {}
         self.wire = BybitWire(self.venue.instruments, self._client_ids)
         self.keys = BybitKeys(self.config.uid)
@@ -97,82 +91,24 @@ class SimulatedBybitExchange:
             books_interval_ms=self.config.books_interval_ms,
         )
         self.venue.publisher = self.hub
-        self.flow = SimFlow(self.venue, self.config.venue.flow)
-        self._runner: web.AppRunner | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._port = 0
 
-    # ---- lifecycle ---------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self.rest.middleware])
-        app.add_routes(self.rest.routes())
-        app.add_routes(
-            [
-                web.get("/v5/public/spot", self.hub.handle_public),
-                web.get("/v5/private", self.hub.handle_private),
-            ]
-        )
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.venue.host, self.config.venue.port)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
-        self.flow.seed_books()
-        self.hub.flush_books()  # the seeded book is the starting point, not an update
-        self._tasks = self.hub.start()
-        flow = self.config.venue.flow
-        if self.flow.symbols and flow.interval_ms > 0:
-            self._tasks.append(asyncio.create_task(self._flow_loop(), name="bybit-sim-flow"))
-
-    async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        await self.hub.close_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        failures = [result for result in results if isinstance(result, Exception)]
-        if failures:
-            raise failures[0]
-
-    async def __aenter__(self) -> SimulatedBybitExchange:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    async def _flow_loop(self) -> None:
-        interval = self.config.venue.flow.interval_ms / 1000
-        while True:
-            await asyncio.sleep(interval)
-            self.flow.step()
+    def _ws_routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/v5/public/spot", self.hub.handle_public),
+            web.get("/v5/private", self.hub.handle_private),
+        ]
 
     # ---- addresses and keys --------------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def rest_url(self) -> str:
-        """The REST base URL (Bybit: https://api.bybit.com); paths are /v5/..."""
-        return f"http://{self.config.venue.host}:{self._port}"
-
-    @property
     def public_ws_url(self) -> str:
         """Bybit: wss://stream.bybit.com/v5/public/spot."""
-        return f"ws://{self.config.venue.host}:{self._port}/v5/public/spot"
+        return self._ws_url("/v5/public/spot")
 
     @property
     def private_ws_url(self) -> str:
         """Bybit: wss://stream.bybit.com/v5/private."""
-        return f"ws://{self.config.venue.host}:{self._port}/v5/private"
+        return self._ws_url("/v5/private")
 
     def create_api_key(
         self,
@@ -186,15 +122,7 @@ class SimulatedBybitExchange:
     def revoke_api_key(self, api_key: str) -> bool:
         return self.keys.revoke(api_key)
 
-    # ---- the flow and faults -------------------------------------------------------------------------
-
-    def flow_step(self, steps: int = 1) -> None:
-        for _ in range(steps):
-            self.flow.step()
-
-    def flush_books(self) -> None:
-        """Push the pending orderbook deltas now instead of waiting for the timer."""
-        self.hub.flush_books()
+    # ---- faults --------------------------------------------------------------------------------------
 
     def skip_next_books_update(self, symbol: str) -> None:
         self.hub.skip_next_books_update(symbol)
@@ -214,24 +142,6 @@ class SimulatedBybitExchange:
         return sum(1 for conn in self.hub.connections if conn.private)
 
     # ---- the venue's truth (read-only) ---------------------------------------------------------------
-
-    def instrument(self, symbol: str) -> Instrument:
-        return self.venue.instruments[symbol]
-
-    def open_orders(self, symbol: str | None = None) -> list[OrderView]:
-        return self.venue.open_orders(symbol)
-
-    def order_by_client_id(self, client_order_id: str) -> OrderView | None:
-        return self.venue.order_by_client_id(client_order_id)
-
-    def order_count(self, client_order_id: str) -> int:
-        return self.venue.accepted_count(client_order_id)
-
-    def trades(self, symbol: str | None = None) -> list[AccountTrade]:
-        return self.venue.trades(symbol)
-
-    def balances(self) -> dict[str, Balance]:
-        return self.venue.balances.snapshot()
 
     def book_levels(self, symbol: str, depth: int = DEPTH) -> BookLevels:
         """The venue's top `depth` levels (after flush_books: what orderbook.50 last published), and

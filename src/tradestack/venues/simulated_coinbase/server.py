@@ -14,19 +14,15 @@ for tests.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from types import TracebackType
 
 from aiohttp import web
 
-from tradestack.domain.instruments import Instrument
-from tradestack.ports import Clock, SystemClock
-from tradestack.venues.simulated.accounts import AccountTrade, Balance, OrderView
+from tradestack.ports import Clock
+from tradestack.venues.simulated.accounts import OrderView
 from tradestack.venues.simulated.config import SimConfig, SymbolConfig
-from tradestack.venues.simulated.flow import SimFlow
+from tradestack.venues.simulated.dialect_server import DialectServer
 from tradestack.venues.simulated.server import BookLevels
-from tradestack.venues.simulated.venue import SimVenue
 from tradestack.venues.simulated_coinbase.auth import ApiKey, CoinbaseKeys
 from tradestack.venues.simulated_coinbase.limits import TokenBuckets
 from tradestack.venues.simulated_coinbase.rest import CoinbaseRestApi
@@ -83,11 +79,10 @@ class CoinbaseSimConfig:
     user_id: str = "5844eceecf7e803e259d0365"
 
 
-class SimulatedCoinbaseExchange:
+class SimulatedCoinbaseExchange(DialectServer[CoinbaseRestApi, CoinbaseStreamHub]):
     def __init__(self, config: CoinbaseSimConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config or CoinbaseSimConfig()
-        self.clock: Clock = clock or SystemClock()
-        self.venue = SimVenue(self.config.venue, self.clock)
+        super().__init__(self.config.venue, clock, "coinbase")
         self.wire = CoinbaseWire(self.venue.instruments, self.config.profile_id, self.config.user_id)
         self.keys = CoinbaseKeys(
             self.config.profile_id, self.config.user_id, int(self.config.timestamp_tolerance_s * 1e9)
@@ -107,72 +102,16 @@ class SimulatedCoinbaseExchange:
         )
         self.rest.sequence_of = self.hub.sequence.__getitem__
         self.venue.publisher = self.hub
-        self.flow = SimFlow(self.venue, self.config.venue.flow)
-        self._runner: web.AppRunner | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._port = 0
 
-    # ---- lifecycle ---------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self.rest.middleware])
-        app.add_routes(self.rest.routes())
-        app.add_routes([web.get("/", self.hub.handle)])
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.venue.host, self.config.venue.port)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
-        self.flow.seed_books()
-        self.hub.flush_books()  # the seeded book is the starting point, not an update
-        self._tasks = self.hub.start()
-        flow = self.config.venue.flow
-        if self.flow.symbols and flow.interval_ms > 0:
-            self._tasks.append(asyncio.create_task(self._flow_loop(), name="coinbase-sim-flow"))
-
-    async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        await self.hub.close_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        failures = [result for result in results if isinstance(result, Exception)]
-        if failures:
-            raise failures[0]
-
-    async def __aenter__(self) -> SimulatedCoinbaseExchange:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-    async def _flow_loop(self) -> None:
-        interval = self.config.venue.flow.interval_ms / 1000
-        while True:
-            await asyncio.sleep(interval)
-            self.flow.step()
+    def _ws_routes(self) -> list[web.RouteDef]:
+        return [web.get("/", self.hub.handle)]
 
     # ---- addresses and keys --------------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def rest_url(self) -> str:
-        """The REST base URL (Coinbase: https://api.exchange.coinbase.com)."""
-        return f"http://{self.config.venue.host}:{self._port}"
-
-    @property
     def ws_url(self) -> str:
         """The ws-feed, public channels and `user` alike (Coinbase: wss://ws-feed.exchange.coinbase.com)."""
-        return f"ws://{self.config.venue.host}:{self._port}/"
+        return self._ws_url("/")
 
     def create_api_key(self, passphrase: str = "") -> ApiKey:
         """A new key for the profile: api_key, secret (base64), passphrase (random if "")."""
@@ -181,15 +120,7 @@ class SimulatedCoinbaseExchange:
     def revoke_api_key(self, api_key: str) -> bool:
         return self.keys.revoke(api_key)
 
-    # ---- the flow and faults -------------------------------------------------------------------------
-
-    def flow_step(self, steps: int = 1) -> None:
-        for _ in range(steps):
-            self.flow.step()
-
-    def flush_books(self) -> None:
-        """Send the pending level2_batch changes now instead of waiting for the 50 ms timer."""
-        self.hub.flush_books()
+    # ---- faults --------------------------------------------------------------------------------------
 
     def send_heartbeats(self) -> None:
         self.hub.send_heartbeats()
@@ -210,23 +141,12 @@ class SimulatedCoinbaseExchange:
 
     # ---- the venue's truth (read-only) ---------------------------------------------------------------
 
-    def instrument(self, symbol: str) -> Instrument:
-        return self.venue.instruments[symbol]
-
-    def open_orders(self, symbol: str | None = None) -> list[OrderView]:
-        return self.venue.open_orders(symbol)
-
+    # Coinbase calls the client order id `client_oid`.
     def order_by_client_oid(self, client_oid: str) -> OrderView | None:
         return self.venue.order_by_client_id(client_oid)
 
     def order_count(self, client_oid: str) -> int:
         return self.venue.accepted_count(client_oid)
-
-    def trades(self, symbol: str | None = None) -> list[AccountTrade]:
-        return self.venue.trades(symbol)
-
-    def balances(self) -> dict[str, Balance]:
-        return self.venue.balances.snapshot()
 
     def book_levels(self, symbol: str, depth: int | None = None) -> BookLevels:
         """The venue's book, and the product's sequence now."""
