@@ -143,15 +143,15 @@ class Books:
         self.trades.append(trade)
 
 
-def feed_for(rig: Rig, sink: Books) -> KrakenMarketFeed:
-    settings = KrakenFeedSettings(backoff_initial_s=0.05, backoff_max_s=0.2)
+def feed_for(rig: Rig, sink: Books, depth: int = 10) -> KrakenMarketFeed:
+    settings = KrakenFeedSettings(backoff_initial_s=0.05, backoff_max_s=0.2, depth=depth)
     return KrakenMarketFeed(
         rig.exchange.public_ws_url, rig.instruments, SystemClock(), sink.on_book, sink.on_trade, settings
     )
 
 
-def same_book(rig: Rig, feed: KrakenMarketFeed, symbol: str) -> bool:
-    venue = rig.exchange.book_levels(symbol, 10)  # the subscribed depth
+def same_book(rig: Rig, feed: KrakenMarketFeed, symbol: str, depth: int = 10) -> bool:
+    venue = rig.exchange.book_levels(symbol, depth)  # the subscribed depth
     book = feed.syncs[symbol].book
     return feed.synced(symbol) and book.bids() == venue.bids and book.asks() == venue.asks
 
@@ -199,6 +199,27 @@ async def test_a_checksum_break_resyncs_that_pair_alone() -> None:
             assert feed.syncs[BTC].counters.resyncs == 0
             assert sink.unsynced_events.get(ETH) == 1 and BTC not in sink.unsynced_events
             assert feed.session.counters().connections == 1  # one pair, not the connection
+        finally:
+            await feed.stop()
+
+
+async def test_a_deeper_book_resyncs_at_its_own_depth() -> None:
+    # the venue ends a book subscription only when the unsubscribe names its depth, and refuses a
+    # second one at the same depth: a resync that unsubscribed at the default 10 would never resync
+    async with kraken_rig(sim_config(MANUAL, book_interval_ms=0)) as rig:
+        sink = Books()
+        feed = feed_for(rig, sink, depth=25)
+        await feed.start()
+        try:
+            await eventually(feed.all_synced)
+            await step(rig, 3)
+            rig.exchange.corrupt_next_checksum(ETH)
+            await step(rig, 3)
+            await eventually(lambda: feed.syncs[ETH].counters.checksum_failed == 1)
+            await step(rig, 3)
+            await eventually(lambda: same_book(rig, feed, ETH, 25) and feed.syncs[ETH].counters.resyncs == 1)
+            assert feed.resubscriptions == {BTC: 0, ETH: 1}
+            assert len(feed.syncs[ETH].book.bids()) > 10  # deeper than the default
         finally:
             await feed.stop()
 

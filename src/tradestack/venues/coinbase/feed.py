@@ -21,15 +21,13 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import structlog
-
 from tradestack.domain.book.sequencer import Decision
 from tradestack.domain.events import Malformed
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
-from tradestack.venues._shared.backoff import Backoff
-from tradestack.venues._shared.feed_hooks import BookHandler, FeedHooks, FeedObserver, TradeHandler
-from tradestack.venues._shared.ws_session import Reconnected, SessionConfig, StreamSpec, WsSession
+from tradestack.venues._shared.dialect_feed import DialectFeed
+from tradestack.venues._shared.feed_hooks import BookHandler, FeedHooks, TradeHandler
+from tradestack.venues._shared.ws_session import Reconnected, StreamSpec
 from tradestack.venues.coinbase.auth import CoinbaseExchangeSigner
 from tradestack.venues.coinbase.book_sync import CoinbaseBookSync, SyncState
 from tradestack.venues.coinbase.heartbeat import PREFIX as HEARTBEAT_PREFIX
@@ -37,8 +35,6 @@ from tradestack.venues.coinbase.heartbeat import parse_heartbeat
 from tradestack.venues.coinbase.messages import CoinbaseBookUpdate, CoinbaseTradePrint
 from tradestack.venues.coinbase.parse import CoinbaseMarketParser
 from tradestack.venues.coinbase.session import WS_URL, FeedChannels, stream_name, subscription
-
-log = structlog.get_logger("tradestack.coinbase.feed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +48,11 @@ class CoinbaseFeedSettings:
     book_channel: str = "level2_batch"  # "level2" needs a signer
 
 
-class CoinbaseMarketFeed:
+class CoinbaseMarketFeed(DialectFeed[CoinbaseFeedSettings, CoinbaseBookSync, CoinbaseBookUpdate]):
+    _VENUE = "coinbase"
+    _UNIT = "product"
+    _SYNCED = SyncState.SYNCED
+
     def __init__(
         self,
         ws_url: str,
@@ -67,61 +67,41 @@ class CoinbaseMarketFeed:
         signer: CoinbaseExchangeSigner | None = None,
         venue_time_ns: Callable[[], int] | None = None,
     ) -> None:
-        self.instruments = instruments
-        self.settings = settings or CoinbaseFeedSettings()
-        if self.settings.book_channel == "level2" and signer is None:
+        settings = settings or CoinbaseFeedSettings()
+        if settings.book_channel == "level2" and signer is None:
             raise ValueError("Coinbase's level2 channel needs an authenticated subscribe: pass a signer")
-        self.observer: FeedHooks = observer or FeedObserver()
-        self.on_book = on_book
-        self.on_trade = on_trade
-        self.parser = CoinbaseMarketParser(instruments)
-        self.syncs = {symbol: CoinbaseBookSync(symbol) for symbol in instruments}
-        self.resubscriptions: dict[str, int] = dict.fromkeys(instruments, 0)
         self.heartbeat_gaps: dict[str, int] = dict.fromkeys(instruments, 0)
         self.heartbeats = 0
         self._heartbeat_sequence: dict[str, int] = {}
-        self._malformed_seen: dict[str, int] = {}
-        book = self.settings.book_channel
-        self._book_stream = {symbol: stream_name(book, symbol) for symbol in instruments}
+        book = settings.book_channel
         self._heartbeat_stream = {symbol: stream_name("heartbeat", symbol) for symbol in instruments}
-        self._resync_channels = [book, "matches"] if self.settings.trades else [book]
+        self._resync_channels = [book, "matches"] if settings.trades else [book]
         self._signer = signer
         self._venue_time_ns = venue_time_ns or clock.now_ns
+        books = {symbol: stream_name(book, symbol) for symbol in instruments}
+        # level2 is silent while a book is quiet; the heartbeat stream, every second, bounds staleness
         streams = []
         for symbol in instruments:
-            streams.append(StreamSpec(self._book_stream[symbol]))
-            streams.append(
-                StreamSpec(self._heartbeat_stream[symbol], stale_after_s=self.settings.staleness_s)
-            )
-            if self.settings.trades:
+            streams.append(StreamSpec(books[symbol]))
+            streams.append(StreamSpec(self._heartbeat_stream[symbol], stale_after_s=settings.staleness_s))
+            if settings.trades:
                 streams.append(StreamSpec(stream_name("matches", symbol)))
-        self.session = WsSession(
-            FeedChannels(ws_url or WS_URL, book, signer, self._venue_time_ns),
-            streams,
-            self._on_frame,
-            clock=clock,
-            backoff=Backoff(
-                self.settings.backoff_initial_s, self.settings.backoff_max_s, rng=rng or random.Random()
-            ),
-            config=SessionConfig(
-                "coinbase-market",
-                ping_idle_s=self.settings.ping_idle_s,
-                pong_timeout_s=self.settings.pong_timeout_s,
-            ),
-            on_reconnected=self._on_reconnected,
+        super().__init__(
+            instruments,
+            clock,
+            on_book,
+            on_trade,
+            settings,
+            observer,
+            rng,
+            channels=FeedChannels(ws_url or WS_URL, book, signer, self._venue_time_ns),
+            streams=streams,
+            book_stream=books,
+            parser=CoinbaseMarketParser(instruments),
+            syncs={symbol: CoinbaseBookSync(symbol) for symbol in instruments},
+            book_message=CoinbaseBookUpdate,
+            apply=CoinbaseBookSync.on_book,
         )
-
-    async def start(self) -> None:
-        await self.session.start()
-
-    async def stop(self) -> None:
-        await self.session.stop()
-
-    def synced(self, symbol: str) -> bool:
-        return self.syncs[symbol].state is SyncState.SYNCED
-
-    def all_synced(self) -> bool:
-        return all(sync.state is SyncState.SYNCED for sync in self.syncs.values())
 
     def data_age_ns(self, symbol: str, now_mono_ns: int) -> int | None:
         """How long ago the product's book or heartbeat stream last delivered a frame (a heartbeat
@@ -137,7 +117,7 @@ class CoinbaseMarketFeed:
         ]
         return now_mono_ns - max(seen) if seen else None
 
-    # -- the hot path ---------------------------------------------------------------------------------
+    # -- the hot path: heartbeats and matches besides the book ----------------------------------------
     def _on_frame(self, payload: bytes, ts_recv: int) -> None:
         self.observer.frames(1)
         if payload.startswith(HEARTBEAT_PREFIX):
@@ -150,22 +130,6 @@ class CoinbaseMarketFeed:
                 self._on_match(event)
             elif isinstance(event, Malformed):
                 self._malformed(event)
-
-    def _on_book_message(self, message: CoinbaseBookUpdate, ts_recv: int) -> None:
-        symbol = message.symbol
-        sync = self.syncs.get(symbol)
-        if sync is None:
-            return
-        self.observer.market_data(symbol, ts_recv)
-        was_synced = sync.state is SyncState.SYNCED
-        decision = sync.on_book(message)
-        if decision is Decision.APPLY:
-            if not was_synced:
-                self.observer.synced(symbol, True)
-                log.info("book synced", symbol=symbol)
-            self.on_book(symbol, sync.book, True, ts_recv)
-        elif decision is Decision.GAP:
-            self._resync(symbol, was_synced, ts_recv, "crossed book")
 
     def _on_match(self, trade: CoinbaseTradePrint) -> None:
         sync = self.syncs.get(trade.symbol)
@@ -205,39 +169,31 @@ class CoinbaseMarketFeed:
             self.heartbeat_gaps[symbol] += 1
             self._resync(symbol, sync.state is SyncState.SYNCED, 0, reason)
 
-    def _resync(self, symbol: str, was_synced: bool, ts_recv: int, reason: str) -> None:
-        """A fresh snapshot (and trade-id base) for one product: renew its level2 and matches."""
-        sync = self.syncs[symbol]
-        log.warning("book out of sync: resyncing product", symbol=symbol, reason=reason)
-        sync.restart()
-        self._heartbeat_sequence.pop(symbol, None)
-        self.observer.gap(symbol)
-        self.observer.resync(symbol)
-        if was_synced:
-            self.observer.synced(symbol, False)
-        self.on_book(symbol, sync.book, False, ts_recv)
-        if self.session.send(subscription("unsubscribe", [symbol], self._resync_channels)):
-            self.session.send(
-                subscription("subscribe", [symbol], self._resync_channels, self._signer, self._venue_time_ns)
-            )
-            self.resubscriptions[symbol] += 1
-        # not connected: the reconnect subscribes again, and resyncs every book anyway
+    # -- resync: the book, its trade-id base and heartbeat sequence together --------------------------
+    def _gap_fields(self, sync: CoinbaseBookSync, message: CoinbaseBookUpdate) -> dict[str, object]:
+        return {"reason": "crossed book"}  # level2 has no sequence: a crossed book is its only gap
 
-    def _malformed(self, event: Malformed) -> None:
-        """Counted every time; logged once per reason with a sample, so a bad stream cannot flood logs."""
-        self.observer.malformed(event.reason)
-        count = self._malformed_seen.get(event.reason, 0) + 1
-        self._malformed_seen[event.reason] = count
-        if count == 1:
-            log.warning("malformed market frame dropped", reason=event.reason, sample=event.sample[:200])
+    def _resync(self, symbol: str, was_synced: bool, ts_recv: int, reason: str) -> None:
+        self._out_of_sync(symbol, self.syncs[symbol], was_synced, ts_recv, {"reason": reason})
+
+    def _out_of_sync(
+        self,
+        symbol: str,
+        sync: CoinbaseBookSync,
+        was_synced: bool,
+        ts_recv: int,
+        fields: Mapping[str, object],
+    ) -> None:
+        sync.restart()  # its continuity too: the renewed matches bring a new last_match
+        self._heartbeat_sequence.pop(symbol, None)
+        super()._out_of_sync(symbol, sync, was_synced, ts_recv, fields)
+
+    def _book_subscription(self, op: str, symbol: str) -> list[bytes]:
+        # Coinbase sends a fresh snapshot and last_match on (re)subscribing to level2 and matches
+        if op == "subscribe":
+            return [subscription(op, [symbol], self._resync_channels, self._signer, self._venue_time_ns)]
+        return [subscription(op, [symbol], self._resync_channels)]
 
     def _on_reconnected(self, event: Reconnected) -> None:
-        log.info("coinbase market data reconnected: resyncing every book", reason=str(event.reason))
         self._heartbeat_sequence.clear()
-        for symbol, sync in self.syncs.items():
-            was_synced = sync.state is SyncState.SYNCED
-            sync.restart()
-            self.observer.resync(symbol)
-            if was_synced:
-                self.observer.synced(symbol, False)
-            self.on_book(symbol, sync.book, False, 0)
+        super()._on_reconnected(event)

@@ -16,21 +16,14 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import structlog
-
-from tradestack.domain.book.sequencer import Decision
-from tradestack.domain.events import Malformed, TradePrint
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
-from tradestack.venues._shared.backoff import Backoff
-from tradestack.venues._shared.feed_hooks import BookHandler, FeedHooks, FeedObserver, TradeHandler
-from tradestack.venues._shared.ws_session import Reconnected, SessionConfig, StreamSpec, WsSession
+from tradestack.venues._shared.dialect_feed import DialectFeed, book_and_trade_streams
+from tradestack.venues._shared.feed_hooks import BookHandler, FeedHooks, TradeHandler
 from tradestack.venues.okx.book_sync import OkxBookSync, SyncState
 from tradestack.venues.okx.messages import OkxBookUpdate
 from tradestack.venues.okx.parse import OkxMarketParser
 from tradestack.venues.okx.session import PING, PONG, PUBLIC_URL, PublicChannels, stream_name, subscription
-
-log = structlog.get_logger("tradestack.okx.feed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +36,11 @@ class OkxFeedSettings:
     trades: bool = True
 
 
-class OkxMarketFeed:
+class OkxMarketFeed(DialectFeed[OkxFeedSettings, OkxBookSync, OkxBookUpdate]):
+    _VENUE = "okx"
+    _UNIT = "instrument"
+    _SYNCED = SyncState.SYNCED
+
     def __init__(
         self,
         ws_url: str,
@@ -55,119 +52,39 @@ class OkxMarketFeed:
         observer: FeedHooks | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.instruments = instruments
-        self.settings = settings or OkxFeedSettings()
-        self.observer: FeedHooks = observer or FeedObserver()
-        self.on_book = on_book
-        self.on_trade = on_trade
-        self.parser = OkxMarketParser(instruments)
-        self.syncs = {symbol: OkxBookSync(symbol) for symbol in instruments}
-        self.resubscriptions: dict[str, int] = dict.fromkeys(instruments, 0)
-        self._malformed_seen: dict[str, int] = {}
-        self._books_stream = {symbol: stream_name("books", symbol) for symbol in instruments}
-        streams = []
-        for symbol in instruments:
-            streams.append(StreamSpec(self._books_stream[symbol], stale_after_s=self.settings.staleness_s))
-            if self.settings.trades:
-                streams.append(StreamSpec(stream_name("trades", symbol)))
-        self.session = WsSession(
-            PublicChannels(ws_url or PUBLIC_URL),
-            streams,
-            self._on_frame,
-            clock=clock,
-            backoff=Backoff(
-                self.settings.backoff_initial_s, self.settings.backoff_max_s, rng=rng or random.Random()
-            ),
-            config=SessionConfig(
-                "okx-market",
-                ping_idle_s=self.settings.ping_idle_s,
-                pong_timeout_s=self.settings.pong_timeout_s,
-                text_ping=PING,
-                text_pong=PONG,
-            ),
-            on_reconnected=self._on_reconnected,
+        settings = settings or OkxFeedSettings()
+        books = {symbol: stream_name("books", symbol) for symbol in instruments}
+        super().__init__(
+            instruments,
+            clock,
+            on_book,
+            on_trade,
+            settings,
+            observer,
+            rng,
+            channels=PublicChannels(ws_url or PUBLIC_URL),
+            streams=book_and_trade_streams(books, lambda symbol: stream_name("trades", symbol), settings),
+            book_stream=books,
+            parser=OkxMarketParser(instruments),
+            syncs={symbol: OkxBookSync(symbol) for symbol in instruments},
+            book_message=OkxBookUpdate,
+            apply=OkxBookSync.on_message,
+            text_ping=PING,  # OKX drops a connection silent for 30 s; its keep-alive is the text `ping`
+            text_pong=PONG,
         )
 
-    async def start(self) -> None:
-        await self.session.start()
+    def _synced_fields(self, sync: OkxBookSync, message: OkxBookUpdate) -> dict[str, object]:
+        return {"seq_id": sync.last_seq_id}
 
-    async def stop(self) -> None:
-        await self.session.stop()
+    def _gap_fields(self, sync: OkxBookSync, message: OkxBookUpdate) -> dict[str, object]:
+        counters = sync.counters
+        return {
+            "seq_id": message.seq_id,
+            "prev_seq_id": message.prev_seq_id,
+            "checksum_failed": counters.checksum_failed,
+            "crossed": counters.crossed,
+        }
 
-    def synced(self, symbol: str) -> bool:
-        return self.syncs[symbol].state is SyncState.SYNCED
-
-    def all_synced(self) -> bool:
-        return all(sync.state is SyncState.SYNCED for sync in self.syncs.values())
-
-    def data_age_ns(self, symbol: str, now_mono_ns: int) -> int | None:
-        """How long ago the symbol's `books` stream last delivered a frame; None before the first."""
-        last = self.session.last_data_ns.get(self._books_stream[symbol])
-        return None if last is None else now_mono_ns - last
-
-    # -- the hot path ---------------------------------------------------------------------------------
-    def _on_frame(self, payload: bytes, ts_recv: int) -> None:
-        self.observer.frames(1)
-        for event in self.parser.parse(payload, ts_recv):
-            if isinstance(event, OkxBookUpdate):
-                self._on_book_message(event, ts_recv)
-            elif isinstance(event, TradePrint):
-                self.on_trade(event)
-            elif isinstance(event, Malformed):
-                self._malformed(event)
-
-    def _on_book_message(self, message: OkxBookUpdate, ts_recv: int) -> None:
-        symbol = message.symbol
-        sync = self.syncs.get(symbol)
-        if sync is None:
-            return
-        self.observer.market_data(symbol, ts_recv)
-        was_synced = sync.state is SyncState.SYNCED
-        decision = sync.on_message(message)
-        if decision is Decision.APPLY:
-            if not was_synced:
-                self.observer.synced(symbol, True)
-                log.info("book synced", symbol=symbol, seq_id=sync.last_seq_id)
-            self.on_book(symbol, sync.book, True, ts_recv)
-        elif decision is Decision.GAP:
-            counters = sync.counters
-            log.warning(
-                "book out of sync: resyncing instrument",
-                symbol=symbol,
-                seq_id=message.seq_id,
-                prev_seq_id=message.prev_seq_id,
-                checksum_failed=counters.checksum_failed,
-                crossed=counters.crossed,
-            )
-            self.observer.gap(symbol)
-            self.observer.resync(symbol)
-            if was_synced:
-                self.observer.synced(symbol, False)
-            self.on_book(symbol, sync.book, False, ts_recv)
-            self._resubscribe(symbol)
-
-    def _resubscribe(self, symbol: str) -> None:
-        """A fresh snapshot for one instrument: OKX sends it on (re)subscribing to its `books`."""
-        stream = [self._books_stream[symbol]]
-        if self.session.send(subscription("unsubscribe", stream)):
-            self.session.send(subscription("subscribe", stream))
-            self.resubscriptions[symbol] += 1
-        # not connected: the reconnect subscribes again, and resyncs every book anyway
-
-    def _malformed(self, event: Malformed) -> None:
-        """Counted every time; logged once per reason with a sample, so a bad stream cannot flood logs."""
-        self.observer.malformed(event.reason)
-        count = self._malformed_seen.get(event.reason, 0) + 1
-        self._malformed_seen[event.reason] = count
-        if count == 1:
-            log.warning("malformed market frame dropped", reason=event.reason, sample=event.sample[:200])
-
-    def _on_reconnected(self, event: Reconnected) -> None:
-        log.info("okx market data reconnected: resyncing every book", reason=str(event.reason))
-        for symbol, sync in self.syncs.items():
-            was_synced = sync.state is SyncState.SYNCED
-            sync.restart()
-            self.observer.resync(symbol)
-            if was_synced:
-                self.observer.synced(symbol, False)
-            self.on_book(symbol, sync.book, False, 0)
+    def _book_subscription(self, op: str, symbol: str) -> list[bytes]:
+        # OKX sends a fresh snapshot on (re)subscribing to `books`
+        return [subscription(op, [self._book_stream[symbol]])]

@@ -402,11 +402,20 @@ class KrakenStreamHub:
             result: dict[str, Any] = {"channel": channel, "symbol": symbol}
             if channel == "book":
                 result.update({"depth": depth, "snapshot": True})
+            subscribed = (str(channel), symbol) in conn.subs and (
+                channel != "book" or conn.books.get(symbol) == depth
+            )  # a book subscription is named by its depth too
             if method == "unsubscribe":
+                if not subscribed:
+                    self._refuse(conn, method, "Subscription Not Found", req_id, time_in)
+                    continue
                 conn.subs.discard((str(channel), symbol))
                 if channel == "book":
                     conn.books.pop(symbol, None)
                 self._reply(conn, {"method": method, "result": result, "success": True}, req_id, time_in)
+                continue
+            if subscribed:
+                self._refuse(conn, method, "Already subscribed", req_id, time_in)
                 continue
             conn.subs.add((str(channel), symbol))
             self._reply(conn, {"method": method, "result": result, "success": True}, req_id, time_in)
