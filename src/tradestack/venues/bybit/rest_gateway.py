@@ -19,21 +19,18 @@ exactly as it is sent (auth.py). Every answer's X-Bapi-Limit headers feed the ra
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, TypeVar, Unpack
 
-import aiohttp
 import msgspec
 import structlog
-from yarl import URL
 
 from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
-from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
-from tradestack.venues._shared.written import Written, mark_written, order_entry_session
+from tradestack.venues._shared.errors import OutcomeUnknown, RateLimited, VenueRejected
+from tradestack.venues._shared.signed_rest import SessionTuning, SignedRestGateway, decode_answer
 from tradestack.venues.bybit.auth import BybitSigner, query_string
 from tradestack.venues.bybit.parse import instruments_from_rest
 from tradestack.venues.bybit.rate_limits import WINDOW_NS, BybitRateLimits
@@ -187,7 +184,7 @@ _TIME = msgspec.json.Decoder(ServerTime)
 _encode = msgspec.json.Encoder().encode
 
 
-class BybitRestGateway:
+class BybitRestGateway(SignedRestGateway[BybitSigner, BybitRateLimits]):
     """Signed Bybit v5 REST.
 
     >>> gateway = BybitRestGateway(BybitSigner(key, secret), clock=SystemClock())
@@ -203,74 +200,22 @@ class BybitRestGateway:
         clock: Clock,
         base_url: str = REST_URL,
         limits: BybitRateLimits | None = None,
-        timeout_s: float = 10.0,
-        connect_timeout_s: float = 3.0,
-        keepalive_timeout_s: float = 30.0,
         on_order_written: Callable[[str, int], None] | None = None,
+        **tuning: Unpack[SessionTuning],
     ) -> None:
         """`on_order_written(order_link_id, monotonic_ns)`: when an order's request was written (the end
         point of tick-to-order latency)."""
-        self._signer = signer
-        self._clock = clock
-        self._base_url = base_url.rstrip("/")
-        self.limits = limits if limits is not None else BybitRateLimits()
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
-        self._keepalive_timeout_s = keepalive_timeout_s
-        self._session: aiohttp.ClientSession | None = None
-        self._offset_ns = 0
+        limits = limits if limits is not None else BybitRateLimits()
+        super().__init__(signer, limits, clock, base_url, on_order_written, **tuning)
         self._banned_until_ns = 0  # venue time; after an HTTP 403 every request waits
-        self._on_order_written = on_order_written
 
-    def set_signer(self, signer: BybitSigner) -> None:
-        """Sign with another key from the next request on (a key rotation)."""
-        self._signer = signer
-
-    @property
-    def api_key_fingerprint(self) -> str:
-        return hashlib.sha256(self._signer.api_key.encode()).hexdigest()[:12]
-
-    # --- lifecycle -----------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._session is not None:
-            return
-        self._session = order_entry_session(
-            self._timeout, self._keepalive_timeout_s, mark_written(self._clock, self._on_order_written)
-        )
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> BybitRestGateway:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    # --- time and usage ------------------------------------------------------------------------------
-
-    def venue_time_ns(self) -> int:
-        return self._clock.now_ns() + self._offset_ns
+    # --- time ----------------------------------------------------------------------------------------
 
     async def server_time(self) -> int:
-        """GET /v5/market/time: the venue's time in nanoseconds."""
+        """GET /v5/market/time: the venue's time in nanoseconds. Bybit refuses a request stamped
+        outside [server - recv_window, server + 1 s) (10002): sync_time() measures the offset."""
         answer = await self._request("GET", "/v5/market/time", [], _TIME, signed=False)
         return int(answer.timeNano)
-
-    async def sync_time(self) -> int:
-        """Measure the server-time offset (midpoint of the round trip); returns it in nanoseconds.
-        Bybit refuses a request stamped outside [server - recv_window, server + 1 s) (10002)."""
-        before = self._clock.now_ns()
-        server_ns = await self.server_time()
-        after = self._clock.now_ns()
-        self._offset_ns = server_ns - (before + after) // 2
-        return self._offset_ns
-
-    def usage_ratio(self) -> float:
-        return self.limits.usage_ratio(self.venue_time_ns())
 
     # --- public --------------------------------------------------------------------------------------
 
@@ -404,9 +349,7 @@ class BybitRestGateway:
         signed: bool = True,
         order_link_id: str | None = None,
     ) -> bytes:
-        session = self._session
-        if session is None:
-            raise RuntimeError("gateway not started")
+        session = self._started()
         endpoint = f"{method} {path}"
         now = self.venue_time_ns()
         if now < self._banned_until_ns:
@@ -420,35 +363,17 @@ class BybitRestGateway:
         headers = {"Content-Type": "application/json"} if method != "GET" else {}
         if signed:
             headers.update(self._signer.headers(now // 1_000_000, text if method == "GET" else body))
-        url = URL(f"{self._base_url}{path}?{text}" if text else f"{self._base_url}{path}", encoded=True)
-        sent = Written(order_link_id)
-        try:
-            async with session.request(
-                method, url, data=body.encode() if body else None, headers=headers, trace_request_ctx=sent
-            ) as response:
-                payload = await response.read()
-                status = response.status
-                self.limits.observe(endpoint, response.headers, self.venue_time_ns())
-        except aiohttp.ClientConnectorError as exc:
-            raise NotSent(f"{endpoint}: cannot connect: {exc}") from exc
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            if not sent:
-                raise NotSent(f"{endpoint}: failed before sending: {exc!r}") from exc
-            raise OutcomeUnknown(f"{endpoint}: no response after sending: {exc!r}") from exc
+        payload, status, answer_headers = await self._exchange(
+            session, method, path, text, body, headers, order_link_id
+        )
+        self.limits.observe(endpoint, answer_headers, self.venue_time_ns())
         if status == 403:
             self._banned_until_ns = self.venue_time_ns() + int(IP_BAN_S * 1_000_000_000)
             log.error("bybit_rest.ip_banned", endpoint=endpoint, retry_after=IP_BAN_S)
             raise RateLimited(IP_BAN_S, status)
         if status == 429:
             self._rate_limited(endpoint, status)
-        if status >= 500:
-            raise OutcomeUnknown(f"{endpoint}: server error {payload[:200]!r}", status)
-        try:
-            envelope = _ENVELOPE.decode(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            if 200 <= status < 300:
-                raise OutcomeUnknown(f"{endpoint}: undecodable response {payload[:200]!r}", status) from exc
-            raise VenueRejected(0, payload[:200].decode(errors="replace"), status) from None
+        envelope = decode_answer(_ENVELOPE, endpoint, payload, status)
         code = envelope.retCode
         if code == 0:
             return payload

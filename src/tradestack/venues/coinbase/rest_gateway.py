@@ -18,21 +18,18 @@ number) is read from its raw text, exactly.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Final, TypeVar, Unpack
 from urllib.parse import quote, urlencode
 
-import aiohttp
 import msgspec
 import structlog
-from yarl import URL
 
 from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument, parse_fixed
 from tradestack.ports import Clock
-from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
-from tradestack.venues._shared.written import Written, mark_written, order_entry_session
+from tradestack.venues._shared.errors import OutcomeUnknown, RateLimited, VenueRejected
+from tradestack.venues._shared.signed_rest import SessionTuning, SignedRestGateway
 from tradestack.venues.coinbase.auth import CoinbaseExchangeSigner, exchange_timestamp
 from tradestack.venues.coinbase.parse import CoinbaseParseError, products_from_rest
 from tradestack.venues.coinbase.rate_limits import CoinbaseRateLimits, bucket_of
@@ -129,7 +126,7 @@ _IDS = msgspec.json.Decoder(list[str])
 _encode = msgspec.json.Encoder().encode
 
 
-class CoinbaseRestGateway:
+class CoinbaseRestGateway(SignedRestGateway[CoinbaseExchangeSigner, CoinbaseRateLimits]):
     """Signed Coinbase Exchange REST.
 
     >>> gateway = CoinbaseRestGateway(CoinbaseExchangeSigner(key, secret, passphrase), clock=SystemClock())
@@ -145,82 +142,29 @@ class CoinbaseRestGateway:
         clock: Clock,
         base_url: str = REST_URL,
         limits: CoinbaseRateLimits | None = None,
-        timeout_s: float = 10.0,
-        connect_timeout_s: float = 3.0,
-        keepalive_timeout_s: float = 30.0,
         on_order_written: Callable[[str, int], None] | None = None,
+        **tuning: Unpack[SessionTuning],
     ) -> None:
         """`on_order_written(client_oid, monotonic_ns)`: when an order's request was written."""
-        self._signer = signer
-        self._clock = clock
-        self._on_order_written = on_order_written
-        self._base_url = base_url.rstrip("/")
-        self.limits = limits if limits is not None else CoinbaseRateLimits()
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
-        self._keepalive_timeout_s = keepalive_timeout_s
-        self._session: aiohttp.ClientSession | None = None
-        self._offset_ns = 0
+        limits = limits if limits is not None else CoinbaseRateLimits()
+        super().__init__(signer, limits, clock, base_url, on_order_written, **tuning)
         self.requests = 0
-
-    def set_signer(self, signer: CoinbaseExchangeSigner) -> None:
-        """Sign with another key from the next request on (a key rotation)."""
-        self._signer = signer
 
     @property
     def signer(self) -> CoinbaseExchangeSigner:
         return self._signer
 
-    @property
-    def api_key_fingerprint(self) -> str:
-        return hashlib.sha256(self._signer.api_key.encode()).hexdigest()[:12]
-
-    # --- lifecycle -----------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._session is not None:
-            return
-        self._session = order_entry_session(
-            self._timeout, self._keepalive_timeout_s, mark_written(self._clock, self._on_order_written)
-        )
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> CoinbaseRestGateway:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    # --- time and usage ------------------------------------------------------------------------------
-
-    def venue_time_ns(self) -> int:
-        return self._clock.now_ns() + self._offset_ns
+    # --- time ----------------------------------------------------------------------------------------
 
     async def server_time(self) -> int:
-        """GET /time: the venue's time in nanoseconds (from `epoch`, seconds with decimals)."""
+        """GET /time: the venue's time in nanoseconds (from `epoch`, seconds with decimals). Coinbase
+        refuses a request whose timestamp is more than 30 s away from its clock: see sync_time()."""
         raw = await self._raw("GET", "/time", [], "", signed=False)
         try:
             epoch = bytes(_TIME.decode(raw).epoch).decode()
             return parse_fixed(epoch, 9)
         except (msgspec.DecodeError, ValueError) as exc:
             raise OutcomeUnknown(f"GET /time: undecodable {raw[:200]!r}") from exc
-
-    async def sync_time(self) -> int:
-        """Measure the server-time offset (midpoint of the round trip); returns it in nanoseconds.
-        Coinbase refuses a request whose timestamp is more than 30 s away from its clock."""
-        before = self._clock.now_ns()
-        server_ns = await self.server_time()
-        after = self._clock.now_ns()
-        self._offset_ns = server_ns - (before + after) // 2
-        return self._offset_ns
-
-    def usage_ratio(self) -> float:
-        """The highest used fraction over our token buckets (Coinbase reports no usage back)."""
-        return self.limits.usage_ratio(self.venue_time_ns())
 
     # --- public --------------------------------------------------------------------------------------
 
@@ -347,38 +291,24 @@ class CoinbaseRestGateway:
         response_headers: dict[str, str] | None = None,
         order: str | None = None,
     ) -> bytes:
-        session = self._session
-        if session is None:
-            raise RuntimeError("gateway not started")
+        session = self._started()
         endpoint = f"{method} {path}"
         bucket = bucket_of(method, path, signed)
         now = self.venue_time_ns()
         wait_ns = self.limits.take(bucket, now)
         if wait_ns:
             raise RateLimited(wait_ns / 1_000_000_000, None)
-        request_path = f"{path}?{urlencode(query)}" if query else path
+        query_text = urlencode(query)
         headers = {"Content-Type": "application/json"} if body else {}
         if signed:
+            request_path = f"{path}?{query_text}" if query_text else path
             headers.update(self._signer.headers(exchange_timestamp(now), method, request_path, body))
-        url = URL(f"{self._base_url}{request_path}", encoded=True)
-        sent = Written(order)
         self.requests += 1
-        try:
-            async with session.request(
-                method, url, data=body.encode() if body else None, headers=headers, trace_request_ctx=sent
-            ) as response:
-                payload = await response.read()
-                status = response.status
-                if response_headers is not None:
-                    response_headers.update(
-                        (k, v) for k, v in response.headers.items() if k.startswith("CB-")
-                    )
-        except aiohttp.ClientConnectorError as exc:
-            raise NotSent(f"{endpoint}: cannot connect: {exc}") from exc
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            if not sent:
-                raise NotSent(f"{endpoint}: failed before sending: {exc!r}") from exc
-            raise OutcomeUnknown(f"{endpoint}: no response after sending: {exc!r}") from exc
+        payload, status, answer_headers = await self._exchange(
+            session, method, path, query_text, body, headers, order
+        )
+        if response_headers is not None:
+            response_headers.update((k, v) for k, v in answer_headers.items() if k.startswith("CB-"))
         if 200 <= status < 300:
             return payload
         if status == 429:

@@ -23,11 +23,10 @@ lock, released once its headers are on the wire: requests leave in nonce order. 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Final, TypeVar
+from typing import Final, TypeVar, Unpack
 
 import aiohttp
 import msgspec
@@ -38,7 +37,8 @@ from tradestack.domain.instruments import Instrument, parse_fixed, scale_of
 from tradestack.domain.positions import ASSET_SCALE
 from tradestack.ports import Clock
 from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
-from tradestack.venues._shared.written import order_entry_session
+from tradestack.venues._shared.signed_rest import SessionTuning, SignedRestGateway, decode_answer
+from tradestack.venues._shared.written import HeadersSent
 from tradestack.venues.kraken.auth import KrakenSigner, NonceSource, form_body
 from tradestack.venues.kraken.rate_limits import TRADING_ENDPOINTS, KrakenRateLimits
 from tradestack.venues.kraken.symbols import common_asset, v2_symbol
@@ -232,7 +232,7 @@ def instruments_from_pairs(pairs: dict[str, AssetPair]) -> tuple[dict[str, Instr
     return instruments, names
 
 
-class KrakenRestGateway:
+class KrakenRestGateway(SignedRestGateway[KrakenSigner, KrakenRateLimits]):
     """Signed Kraken spot REST.
 
     >>> gateway = KrakenRestGateway(KrakenSigner(key, secret), clock=SystemClock())
@@ -240,6 +240,8 @@ class KrakenRestGateway:
     ...     instruments = await gateway.instruments()
     ...     txid = await gateway.add_order("BTC/USDT", Side.BUY, "0.001", "50000", "ts1-1-1")
     """
+
+    server_time_unit_ns = 1_000_000_000  # seconds
 
     def __init__(
         self,
@@ -249,57 +251,27 @@ class KrakenRestGateway:
         base_url: str = REST_URL,
         limits: KrakenRateLimits | None = None,
         nonces: NonceSource | None = None,
-        timeout_s: float = 10.0,
-        connect_timeout_s: float = 3.0,
-        keepalive_timeout_s: float = 30.0,
         max_query_wait_s: float = 10.0,
+        **tuning: Unpack[SessionTuning],
     ) -> None:
-        self._signer = signer
+        limits = limits if limits is not None else KrakenRateLimits()
+        super().__init__(signer, limits, clock, base_url, **tuning)  # no order-written timing yet
         self.max_query_wait_s = max_query_wait_s
-        self._clock = clock
-        self._base_url = base_url.rstrip("/")
-        self.limits = limits if limits is not None else KrakenRateLimits()
         self.nonces = nonces if nonces is not None else NonceSource()
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
-        self._keepalive_timeout_s = keepalive_timeout_s
-        self._session: aiohttp.ClientSession | None = None
         self._write_lock: asyncio.Lock | None = None
-        self._offset_ns = 0
         self.pairs: dict[str, PairNames] = {}  # our symbol -> Kraken's names, from instruments()
         self._symbols: dict[str, str] = {}  # AssetPairs key or altname -> our symbol
 
-    def set_signer(self, signer: KrakenSigner) -> None:
-        """Sign with another key from the next request on (a key rotation)."""
-        self._signer = signer
-
-    @property
-    def api_key_fingerprint(self) -> str:
-        return hashlib.sha256(self._signer.api_key.encode()).hexdigest()[:12]
-
-    # --- lifecycle -----------------------------------------------------------------------------------
-
     async def start(self) -> None:
-        if self._session is not None:
-            return
-        self._session = order_entry_session(self._timeout, self._keepalive_timeout_s, self._mark_written)
-        self._write_lock = asyncio.Lock()
+        if self._session is None:
+            self._write_lock = asyncio.Lock()  # one per session: it belongs to the running loop
+        await super().start()
 
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> KrakenRestGateway:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+    def _headers_sent(self) -> HeadersSent:
+        # a private call waits for its headers under the nonce lock (module docstring): a future, not a mark
+        return self._mark_written
 
     # --- time, usage, names --------------------------------------------------------------------------
-
-    def venue_time_ns(self) -> int:
-        return self._clock.now_ns() + self._offset_ns
 
     async def server_time(self) -> int:
         """GET /0/public/Time: the venue's time in seconds."""
@@ -307,11 +279,8 @@ class KrakenRestGateway:
 
     async def sync_time(self) -> int:
         """The venue's clock offset in nanoseconds (Kraken's Time has whole seconds: a rough bound)."""
-        before = self._clock.now_ns()
-        server_s = await self.server_time()
-        after = self._clock.now_ns()
-        offset = server_s * 1_000_000_000 - (before + after) // 2
-        self._offset_ns = offset if abs(offset) > 1_000_000_000 else 0  # within its resolution: ours
+        if abs(await super().sync_time()) <= 1_000_000_000:
+            self._offset_ns = 0  # within its resolution: ours
         return self._offset_ns
 
     def usage_ratio(self) -> float:
@@ -492,9 +461,7 @@ class KrakenRestGateway:
         headers: dict[str, str],
         written: _Written | None,
     ) -> tuple[bytes, int]:
-        session = self._session
-        if session is None:
-            raise RuntimeError("gateway not started")
+        session = self._started()
         endpoint = f"{method} {path}"
         url = f"{self._base_url}{path}"
         try:
@@ -521,14 +488,7 @@ class KrakenRestGateway:
     ) -> T:
         if status == 429:
             self._rate_limited(endpoint, pair, "HTTP 429")
-        if status >= 500:
-            raise OutcomeUnknown(f"{endpoint}: server error {payload[:200]!r}", status)
-        try:
-            envelope = _ENVELOPE.decode(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            if 200 <= status < 300:
-                raise OutcomeUnknown(f"{endpoint}: undecodable response {payload[:200]!r}", status) from exc
-            raise VenueRejected(0, payload[:200].decode(errors="replace"), status) from None
+        envelope = decode_answer(_ENVELOPE, endpoint, payload, status)
         if envelope.error:
             error = envelope.error[0]
             if error in RATE_LIMITED:

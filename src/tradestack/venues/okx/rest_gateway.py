@@ -15,22 +15,19 @@ they are sent (auth.py). Numbers stay OKX's exact decimal strings.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, TypeVar, Unpack
 from urllib.parse import urlencode
 
-import aiohttp
 import msgspec
 import structlog
-from yarl import URL
 
 from tradestack.domain.events import Side
 from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
-from tradestack.venues._shared.errors import NotSent, OutcomeUnknown, RateLimited, VenueRejected
-from tradestack.venues._shared.written import Written, mark_written, order_entry_session
+from tradestack.venues._shared.errors import OutcomeUnknown, RateLimited, VenueRejected
+from tradestack.venues._shared.signed_rest import SessionTuning, SignedRestGateway, decode_answer
 from tradestack.venues.okx.auth import OkxSigner, rest_timestamp
 from tradestack.venues.okx.parse import instruments_from_rest
 from tradestack.venues.okx.rate_limits import WINDOW_NS, OkxRateLimits
@@ -176,7 +173,7 @@ _BOOKS = msgspec.json.Decoder(list[RestBook])
 _encode = msgspec.json.Encoder().encode
 
 
-class OkxRestGateway:
+class OkxRestGateway(SignedRestGateway[OkxSigner, OkxRateLimits]):
     """Signed OKX v5 REST.
 
     >>> gateway = OkxRestGateway(OkxSigner(key, secret, passphrase), clock=SystemClock())
@@ -185,6 +182,8 @@ class OkxRestGateway:
     ...     ack = await gateway.place_order("BTC-USDT", Side.BUY, "limit", "0.001", "50000", "c1")
     """
 
+    server_time_unit_ns = 1_000_000  # milliseconds
+
     def __init__(
         self,
         signer: OkxSigner,
@@ -192,73 +191,20 @@ class OkxRestGateway:
         clock: Clock,
         base_url: str = REST_URL,
         limits: OkxRateLimits | None = None,
-        timeout_s: float = 10.0,
-        connect_timeout_s: float = 3.0,
-        keepalive_timeout_s: float = 30.0,
         on_order_written: Callable[[str, int], None] | None = None,
+        **tuning: Unpack[SessionTuning],
     ) -> None:
         """`on_order_written(clOrdId, monotonic_ns)`: when an order's request was written (tick-to-order)."""
-        self._signer = signer
-        self._clock = clock
-        self._on_order_written = on_order_written
-        self._base_url = base_url.rstrip("/")
-        self.limits = limits if limits is not None else OkxRateLimits()
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
-        self._keepalive_timeout_s = keepalive_timeout_s
-        self._session: aiohttp.ClientSession | None = None
-        self._offset_ns = 0
+        limits = limits if limits is not None else OkxRateLimits()
+        super().__init__(signer, limits, clock, base_url, on_order_written, **tuning)
 
-    def set_signer(self, signer: OkxSigner) -> None:
-        """Sign with another key from the next request on (a key rotation)."""
-        self._signer = signer
-
-    @property
-    def api_key_fingerprint(self) -> str:
-        return hashlib.sha256(self._signer.api_key.encode()).hexdigest()[:12]
-
-    # --- lifecycle -----------------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._session is not None:
-            return
-        self._session = order_entry_session(
-            self._timeout, self._keepalive_timeout_s, mark_written(self._clock, self._on_order_written)
-        )
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def __aenter__(self) -> OkxRestGateway:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    # --- time and usage ------------------------------------------------------------------------------
-
-    def venue_time_ns(self) -> int:
-        return self._clock.now_ns() + self._offset_ns
+    # --- time ----------------------------------------------------------------------------------------
 
     async def server_time(self) -> int:
-        """GET /api/v5/public/time: the venue's time in milliseconds."""
+        """GET /api/v5/public/time: the venue's time in milliseconds. OKX refuses a request whose
+        timestamp is more than 30 s away from its clock (50102): sync_time() measures the offset."""
         rows = await self._request("GET", "/api/v5/public/time", [], "", _TIME, signed=False)
         return int(rows[0].ts)
-
-    async def sync_time(self) -> int:
-        """Measure the server-time offset (midpoint of the round trip); returns it in nanoseconds.
-        OKX refuses a request whose timestamp is more than 30 s away from its clock (50102)."""
-        before = self._clock.now_ns()
-        server_ms = await self.server_time()
-        after = self._clock.now_ns()
-        self._offset_ns = server_ms * 1_000_000 - (before + after) // 2
-        return self._offset_ns
-
-    def usage_ratio(self) -> float:
-        """The highest used/limit over every rate-limit budget in use (OKX reports none back)."""
-        return self.limits.usage_ratio(self.venue_time_ns())
 
     # --- public --------------------------------------------------------------------------------------
 
@@ -401,9 +347,7 @@ class OkxRestGateway:
         cost: int = 1,
         order: str | None = None,
     ) -> bytes:
-        session = self._session
-        if session is None:
-            raise RuntimeError("gateway not started")
+        session = self._started()
         endpoint = f"{method} {path}"
         now = self.venue_time_ns()
         limiter = self.limits.limiter(endpoint, instrument)
@@ -411,34 +355,15 @@ class OkxRestGateway:
             verdict = limiter.acquire(cost, now)
             if not verdict.allowed:
                 raise RateLimited(verdict.wait_seconds, None)
-        request_path = f"{path}?{urlencode(query)}" if query else path
+        query_text = urlencode(query)
         headers = {"Content-Type": "application/json"} if method != "GET" else {}
         if signed:
+            request_path = f"{path}?{query_text}" if query_text else path
             headers.update(self._signer.headers(rest_timestamp(now), method, request_path, body))
-        url = URL(f"{self._base_url}{request_path}", encoded=True)
-        sent = Written(order)
-        try:
-            async with session.request(
-                method, url, data=body.encode() if body else None, headers=headers, trace_request_ctx=sent
-            ) as response:
-                payload = await response.read()
-                status = response.status
-        except aiohttp.ClientConnectorError as exc:
-            raise NotSent(f"{endpoint}: cannot connect: {exc}") from exc
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            if not sent:
-                raise NotSent(f"{endpoint}: failed before sending: {exc!r}") from exc
-            raise OutcomeUnknown(f"{endpoint}: no response after sending: {exc!r}") from exc
+        payload, status, _ = await self._exchange(session, method, path, query_text, body, headers, order)
         if status == 429:
             self._rate_limited(endpoint, instrument, status)
-        if status >= 500:
-            raise OutcomeUnknown(f"{endpoint}: server error {payload[:200]!r}", status)
-        try:
-            envelope = _ENVELOPE.decode(payload)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            if 200 <= status < 300:
-                raise OutcomeUnknown(f"{endpoint}: undecodable response {payload[:200]!r}", status) from exc
-            raise VenueRejected(0, payload[:200].decode(errors="replace"), status) from None
+        envelope = decode_answer(_ENVELOPE, endpoint, payload, status)
         code = envelope.code
         if code in RATE_LIMITED_CODES:
             self._rate_limited(endpoint, instrument, status)
