@@ -10,6 +10,7 @@ import pytest
 from tradestack.ops.config_check import (
     VenueEndpoints,
     _check_connector_egress,
+    _check_engine_egress,
     check_endpoints,
     egress_ports,
 )
@@ -123,3 +124,34 @@ def test_a_policy_over_every_connector_may_open_443_only() -> None:
     problems = _check_connector_egress([_policy(None, 443, 8443)])
     assert [p.path for p in problems] == ["NetworkPolicy/connector-all-egress: egress[0].ports"]
     assert "every connector may reach ports ['443', '8443'], not only 443" in problems[0].message
+
+
+def _engine_policy(*outward: int, to_connectors: tuple[int, ...] = (9500,)) -> dict[str, Any]:
+    return {
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "trading-engine"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "trading-engine"}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "connector"}}}],
+                    "ports": [{"protocol": "TCP", "port": port} for port in to_connectors],
+                },
+                {"ports": [{"protocol": "TCP", "port": port} for port in outward]},
+            ],
+        },
+    }
+
+
+def test_engines_trading_okx_must_go_out_on_8443_for_the_private_stream() -> None:
+    assert _check_engine_egress("binance", [_engine_policy(443)]) == []
+    assert _check_engine_egress("okx", [_engine_policy(443, 8443)]) == []
+    problems = _check_engine_egress("okx", [_engine_policy(443)])
+    assert [p.path for p in problems] == ["NetworkPolicy/trading-engine: egress"]
+    assert "8443" in problems[0].message and "add TCP 8443" in problems[0].hint
+
+
+def test_a_port_open_towards_pods_only_does_not_reach_the_venue() -> None:
+    problems = _check_engine_egress("okx", [_engine_policy(443, to_connectors=(9500, 8443))])
+    assert [p.path for p in problems] == ["NetworkPolicy/trading-engine: egress"]

@@ -8,7 +8,8 @@ the objects around it must agree with them:
 * every symbol is owned by exactly one shard, shards are numbered 0..N-1, and the trading
   StatefulSet runs exactly N pods (pod trading-engine-N is shard N);
 * every endpoint uses TLS (https, wss) on a port its venue's connector may reach (`EGRESS_PORTS`:
-  443 for every venue; OKX's stream also 8443), and each connector's NetworkPolicy opens no other;
+  443 for every venue; OKX's stream also 8443), each connector's NetworkPolicy opens no other, and
+  the engines' NetworkPolicy lets them out on every port of the venue they trade;
 * each venue has its connector, each process's http port is the one the settings serve on, and the
   settings do not bind it to loopback (probes and scrapes come from outside the pod);
 * every file a container is told to read under the config mount is in the ConfigMap;
@@ -324,6 +325,7 @@ def check_manifests(
                         )
 
     problems.extend(_check_connector_egress(objects))
+    problems.extend(_check_engine_egress(settings.venue, objects))
     problems.extend(_check_rollouts(by_kind))
     problems.extend(_check_risk_service(settings, by_kind))
     return problems
@@ -419,6 +421,37 @@ def _check_connector_egress(objects: Sequence[Manifest]) -> list[ConfigProblem]:
                     f"{who} may reach {reached}, not only {_ports_text(allowed)}",
                     f"allow egress on TCP {_ports_text(allowed)} only, each port listed (DNS comes "
                     "from the allow-dns policy)",
+                )
+            )
+    return problems
+
+
+def _check_engine_egress(venue: str, objects: Sequence[Manifest]) -> list[ConfigProblem]:
+    """The engines place orders and read their private stream at the venue they trade: their
+    NetworkPolicy must reach beyond the cluster on every port of that venue (an engine trading OKX
+    needs 8443 for its private WebSocket). Rules towards pods only do not count."""
+    problems: list[ConfigProblem] = []
+    needed = egress_ports(venue)
+    for obj in objects:
+        if obj.get("kind") != "NetworkPolicy":
+            continue
+        labels = _get(obj, "spec", "podSelector", "matchLabels") or {}
+        if labels.get("app.kubernetes.io/name") != TRADING_STATEFULSET:
+            continue
+        outward: set[object] = set()
+        for rule in _get(obj, "spec", "egress") or []:
+            peers = rule.get("to") or []
+            if peers and not any("ipBlock" in peer for peer in peers):
+                continue  # towards pods (connectors, the risk engine), not the venue
+            outward |= {entry.get("port") for entry in rule.get("ports") or []}
+        missing = needed - outward
+        if missing:
+            problems.append(
+                ConfigProblem(
+                    f"NetworkPolicy/{_get(obj, 'metadata', 'name')}: egress",
+                    f"the engines trade {venue}, whose endpoints use TCP {_ports_text(needed)}, "
+                    f"but may not go out on {_ports_text(missing)}",
+                    f"add TCP {_ports_text(missing)} to the rule that lets the engines out (beside 443)",
                 )
             )
     return problems
