@@ -12,7 +12,7 @@ from tradestack.domain.instruments import Instrument, InstrumentKind
 from tradestack.domain.orders.state import Order, OrderStatus
 from tradestack.domain.positions import ASSET_SCALE
 from tradestack.venues._shared.errors import VenueRejected
-from tradestack.venues._shared.rate_limit import RateLimiter
+from tradestack.venues._shared.rate_limit import LimitKind, RateLimiter, UsageLimit
 from tradestack.venues.binance.rest_gateway import limits_from_exchange_info
 from venues.binance_futures.futures_rig import futures_rig
 
@@ -150,3 +150,16 @@ async def test_usage_headers_feed_the_limiter() -> None:
         # the tightest window: 12 of 300 orders per 10 s (the venue's X-MBX-ORDER-COUNT-10S)
         assert gateway.limiter.usage_ratio(now) == pytest.approx(12 / 300)
         assert rig.exchange.rest.limits.orders_per_10s == 300
+
+
+async def test_a_listen_key_waits_for_a_full_window_instead_of_failing() -> None:
+    # a restart after a busy minute must still get its user stream back: listen-key calls wait for
+    # our own limiter as reads do (orders never wait)
+    async with futures_rig() as rig:
+        gateway = rig.gateway
+        window = UsageLimit(LimitKind.REQUEST_WEIGHT, 1_000_000_000, 2, "X-NOT-REPORTED")
+        gateway.limiter = RateLimiter([window], 1.0)
+        key = await gateway.create_listen_key()  # weight 1
+        await gateway.keepalive_listen_key(key)  # weight 1: the one-second window is full
+        assert gateway.limiter.usage_ratio(gateway.venue_time_ns()) == 1.0
+        assert await gateway.create_listen_key() == key  # waited for the next second, then sent

@@ -59,6 +59,9 @@ UNKNOWN_OUTCOME_CODES: Final = frozenset({-1006, -1007})  # UNEXPECTED_RESP, TIM
 
 _MS = 1_000_000
 READ_WAIT_MAX_S = 60.0  # the longest a read waits for our own limiter (a minute window turns over)
+# listen-key calls (spot's userDataStream, futures' listenKey) wait like reads: the user stream that
+# needs them must come back after a restart however busy the minute was
+LISTEN_KEY_PATHS = ("/userDataStream", "/listenKey")
 
 # --- wire types: Binance's documented response shapes, camelCase on the wire; unknown fields ignored --
 
@@ -751,7 +754,7 @@ class BinanceRestGateway:
                 return self._prepare(method, params, weight, orders, signed, api_key)
             except RateLimited as limited:
                 wait = limited.retry_after_seconds or 1.0
-                if (method != "GET" and not path.endswith("/userDataStream")) or (
+                if (method != "GET" and not path.endswith(LISTEN_KEY_PATHS)) or (
                     waited + wait > READ_WAIT_MAX_S
                 ):
                     raise
