@@ -43,8 +43,13 @@ class KrakenConnector(DialectConnector[KrakenSigner, KrakenRestGateway]):
         return KrakenSigner(credentials.api_key.reveal(), credentials.api_secret)
 
     def _gateway(self, on_order_written: OrderWritten | None) -> KrakenRestGateway:
-        # the gateway does not time writes yet: `on_order_written` is not called
-        return KrakenRestGateway(self._signer, clock=self.clock, base_url=self.endpoints.rest_url)
+        # cl_ord_id is our client id unchanged (venues/kraken/client_ids.py): no mapping back
+        return KrakenRestGateway(
+            self._signer,
+            clock=self.clock,
+            base_url=self.endpoints.rest_url,
+            on_order_written=on_order_written,
+        )
 
     @cached_property
     def directory(self) -> OrderDirectory:

@@ -65,3 +65,29 @@ async def test_the_connector_trades_and_warns_that_key_permissions_cannot_be_rea
             assert refused.value.msg == "EAPI:Invalid key"
         finally:
             await connector.close()
+
+
+async def test_the_connector_reports_when_each_order_was_written() -> None:
+    written: list[tuple[str, int]] = []
+    async with SimulatedKrakenExchange(sim_config()) as exchange:
+        key = exchange.create_api_key()
+        endpoints = Endpoints(exchange.rest_url, exchange.public_ws_url, exchange.private_ws_url)
+        connector = connect(
+            "kraken",
+            endpoints,
+            Credentials(Secret(key.api_key), Secret(key.secret)),
+            SystemClock(),
+            on_order_written=lambda client_id, sent_ns: written.append((client_id, sent_ns)),
+        )
+        await connector.start()
+        try:
+            instruments = await connector.instruments([BTC])
+            trading = connector.trading(instruments)
+            btc = instruments[BTC]
+            before = SystemClock().monotonic_ns()
+            await trading.submit_now(Order("cn-2-1", BTC, Side.BUY, btc.price("50000"), btc.size("0.01")))
+            await trading.cancel_all(BTC)  # cancels and queries are not orders written: not reported
+        finally:
+            await connector.close()
+    assert [client_id for client_id, _ in written] == ["cn-2-1"]  # cl_ord_id is our client id
+    assert written[0][1] >= before

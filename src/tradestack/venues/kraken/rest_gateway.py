@@ -23,7 +23,7 @@ lock, released once its headers are on the wire: requests leave in nonce order. 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Final, TypeVar, Unpack
@@ -185,8 +185,10 @@ class PairNames:
 
 @dataclass(slots=True)
 class _Written:
-    """Set once the request's headers are on the wire (aiohttp trace)."""
+    """Set once the request's headers are on the wire (aiohttp trace). `order`: the cl_ord_id a new
+    order's request places (for tick-to-order), else None."""
 
+    order: str | None = None
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -252,10 +254,12 @@ class KrakenRestGateway(SignedRestGateway[KrakenSigner, KrakenRateLimits]):
         limits: KrakenRateLimits | None = None,
         nonces: NonceSource | None = None,
         max_query_wait_s: float = 10.0,
+        on_order_written: Callable[[str, int], None] | None = None,
         **tuning: Unpack[SessionTuning],
     ) -> None:
+        """`on_order_written(cl_ord_id, monotonic_ns)`: when a new order's request was written."""
         limits = limits if limits is not None else KrakenRateLimits()
-        super().__init__(signer, limits, clock, base_url, **tuning)  # no order-written timing yet
+        super().__init__(signer, limits, clock, base_url, on_order_written, **tuning)
         self.max_query_wait_s = max_query_wait_s
         self.nonces = nonces if nonces is not None else NonceSource()
         self._write_lock: asyncio.Lock | None = None
@@ -332,7 +336,7 @@ class KrakenRestGateway(SignedRestGateway[KrakenSigner, KrakenRateLimits]):
         ]
         if post_only:
             params.append(("oflags", "post"))
-        result = await self._private("AddOrder", params, _ADD, pair=symbol)
+        result = await self._private("AddOrder", params, _ADD, pair=symbol, order=cl_ord_id)
         if len(result.txid) != 1:
             raise OutcomeUnknown(f"AddOrder: {len(result.txid)} txids for one order")
         return result.txid[0]
@@ -408,6 +412,8 @@ class KrakenRestGateway(SignedRestGateway[KrakenSigner, KrakenRateLimits]):
         written = context.trace_request_ctx
         if isinstance(written, _Written) and not written.done.done():
             written.done.set_result(None)
+            if written.order is not None and self._on_order_written is not None:
+                self._on_order_written(written.order, self._clock.monotonic_ns())
 
     async def _public(
         self, endpoint: str, query: list[tuple[str, str]], decoder: msgspec.json.Decoder[T]
@@ -425,12 +431,13 @@ class KrakenRestGateway(SignedRestGateway[KrakenSigner, KrakenRateLimits]):
         pair: str = "",
         cancel_age_ns: int | None = None,
         may_wait: bool = False,
+        order: str | None = None,
     ) -> T:
         if self._session is None or self._write_lock is None:
             raise RuntimeError("gateway not started")
         await self._pace(endpoint, pair, cancel_age_ns, may_wait)
         path = f"/0/private/{endpoint}"
-        written = _Written()
+        written = _Written(order)
         async with self._write_lock:  # nonces leave in order (module docstring)
             nonce = self.nonces.next(self._clock.now_ns())
             body = form_body([("nonce", str(nonce)), *params])
