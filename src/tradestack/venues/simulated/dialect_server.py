@@ -1,4 +1,4 @@
-"""DialectServer: the shell the OKX, Coinbase, Bybit and Kraken simulators share.
+"""DialectServer: the shell the OKX, Coinbase, Bybit, Kraken and Binance futures simulators share.
 
     class SimulatedXxxExchange(DialectServer[XxxRestApi, XxxStreamHub]):
         def __init__(self, config: XxxSimConfig | None = None, clock: Clock | None = None) -> None:
@@ -63,12 +63,16 @@ class DialectServer(ABC, Generic[RestT, HubT]):
 
     def __init__(self, venue: SimConfig, clock: Clock | None, name: str) -> None:
         self.clock: Clock = clock or SystemClock()
-        self.venue = SimVenue(venue, self.clock)
+        self.venue = self._make_venue(venue)
         self.flow = SimFlow(self.venue, venue.flow)
         self._name = name
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._port = 0
+
+    def _make_venue(self, config: SimConfig) -> SimVenue:
+        """The matching core and accounts (the futures simulator settles its own way)."""
+        return SimVenue(config, self.clock)
 
     @abstractmethod
     def _ws_routes(self) -> list[web.RouteDef]:

@@ -38,6 +38,11 @@ class FuturesStreamHub(StreamHub):
         # (symbol, speed) -> u of the last diff sent (or lost) on that stream: the next one's pu
         self._last_u: dict[tuple[str, str], int] = {}
 
+    def flush_books(self) -> None:
+        """Close and send every symbol's depth windows now (both speeds) instead of on the timer."""
+        self.flush_depth("fast")
+        self.flush_depth("slow")
+
     def traded(self, symbol: str, trades: Sequence[Trade], time_ms: int) -> None:
         name = self._names[symbol]["aggTrade"]
         if name not in self._subscribers:
