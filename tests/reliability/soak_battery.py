@@ -89,9 +89,8 @@ class SoakConfig:
     duration_s: float = 1200.0
     seed: int = 1
     sample_every_s: float = 5.0
-    # after each engine start; those samples are left out of the slopes. A fresh engine's RSS climbs
-    # for far longer than this (docs/reliability.md, Soak: still open), so a verdict on processes
-    # that live 2-5 minutes measures their early life
+    # after each engine start; those samples are left out of the slopes. Bounded caches reach their
+    # level within minutes (docs/reliability.md, Soak: the second probe), so 60 s is enough
     warmup_s: float = 60.0
     toxic_every_s: tuple[float, float] = (30.0, 90.0)
     toxic_hold_s: tuple[float, float] = (2.0, 8.0)
