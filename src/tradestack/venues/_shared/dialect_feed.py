@@ -41,6 +41,7 @@ from tradestack.domain.instruments import Instrument
 from tradestack.ports import Clock
 from tradestack.venues._shared.backoff import Backoff
 from tradestack.venues._shared.feed_hooks import BookHandler, FeedHooks, FeedObserver, TradeHandler
+from tradestack.venues._shared.malformed import MalformedFrames
 from tradestack.venues._shared.ws_session import (
     Reconnected,
     SessionConfig,
@@ -138,7 +139,7 @@ class DialectFeed(ABC, Generic[SettingsT, SyncT, MessageT]):
         self.parser = parser
         self.syncs = syncs
         self.resubscriptions: dict[str, int] = dict.fromkeys(instruments, 0)
-        self._malformed_seen: dict[str, int] = {}
+        self._malformed = MalformedFrames(self.observer.malformed, log)
         self._book_stream = book_stream  # symbol -> the stream whose silence makes its book stale
         # Instance attributes, read on every message: as cheap as the module globals they replace.
         self._book_message = book_message
@@ -238,14 +239,6 @@ class DialectFeed(ABC, Generic[SettingsT, SyncT, MessageT]):
                 self.session.send(frame)
             self.resubscriptions[symbol] += 1
         # not connected: the reconnect subscribes again, and resyncs every book anyway
-
-    def _malformed(self, event: Malformed) -> None:
-        """Counted every time; logged once per reason with a sample, so a bad stream cannot flood logs."""
-        self.observer.malformed(event.reason)
-        count = self._malformed_seen.get(event.reason, 0) + 1
-        self._malformed_seen[event.reason] = count
-        if count == 1:
-            log.warning("malformed market frame dropped", reason=event.reason, sample=event.sample[:200])
 
     def _on_reconnected(self, event: Reconnected) -> None:
         log.info(f"{self._VENUE} market data reconnected: resyncing every book", reason=str(event.reason))

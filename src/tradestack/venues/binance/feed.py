@@ -21,6 +21,7 @@ from tradestack.ports import Clock
 from tradestack.venues._shared.backoff import Backoff
 from tradestack.venues._shared.errors import VenueError
 from tradestack.venues._shared.feed_hooks import BookHandler, FeedHooks, FeedObserver, TradeHandler
+from tradestack.venues._shared.malformed import MalformedFrames
 from tradestack.venues._shared.ws_session import Reconnected, SessionConfig, StreamSpec, WsSession
 from tradestack.venues.binance.book_sync import BinanceBookSync, SnapshotOutcome, SyncState, TickerCrossCheck
 from tradestack.venues.binance.parse import BinanceMarketParser, MalformedMessage, exact_units
@@ -63,7 +64,7 @@ class BinanceMarketFeed:
         self.syncs = {symbol: BinanceBookSync(symbol) for symbol in instruments}
         self.crosschecks = {symbol: TickerCrossCheck(sync) for symbol, sync in self.syncs.items()}
         self._fetching: set[str] = set()
-        self._malformed_seen: dict[str, int] = {}
+        self._malformed = MalformedFrames(self.observer.malformed, log)
         self._tasks: set[asyncio.Task[None]] = set()
         self._rng = rng or random.Random()
         streams = []
@@ -121,14 +122,6 @@ class BinanceMarketFeed:
                 self.on_trade(event)
             elif isinstance(event, Malformed):
                 self._malformed(event)
-
-    def _malformed(self, event: Malformed) -> None:
-        """Counted every time; logged once per reason with a sample, so a bad stream cannot flood logs."""
-        self.observer.malformed(event.reason)
-        count = self._malformed_seen.get(event.reason, 0) + 1
-        self._malformed_seen[event.reason] = count
-        if count == 1:
-            log.warning("malformed market frame dropped", reason=event.reason, sample=event.sample[:200])
 
     def _on_delta(self, delta: BookDelta, ts_recv: int) -> None:
         symbol = delta.symbol
