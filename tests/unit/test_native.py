@@ -13,8 +13,6 @@ Skipped when the extension is not built, unless TRADESTACK_REQUIRE_NATIVE=1 (the
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 
 import msgspec
@@ -22,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support.native import python_only
 from tradestack import _native
 from tradestack.domain.book.order_book import OrderBook, PythonSide
 from tradestack.domain.events import Level
@@ -36,15 +35,6 @@ if not _native.BUILT:
     pytest.skip("tradestack._native._speedups is not built", allow_module_level=True)
 
 from tradestack._native._speedups import BookSide, levels_from_json  # noqa: E402
-
-
-@contextmanager
-def python_only() -> Iterator[None]:
-    _native.use_native(False)
-    try:
-        yield
-    finally:
-        _native.use_native(True)
 
 
 def test_switching_to_python_and_back() -> None:

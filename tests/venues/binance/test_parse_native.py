@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -18,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support.native import native_and_python, python_only
 from tradestack import _native
 from tradestack.domain.events import BookDelta, MarketEvent
 from tradestack.domain.instruments import Instrument
@@ -28,27 +28,13 @@ pytestmark = pytest.mark.skipif(not _native.BUILT, reason="tradestack._native._s
 TS = 1_723_161_254_087_891_268
 
 
-@contextmanager
-def python_only() -> Iterator[None]:
-    _native.use_native(False)
-    try:
-        yield
-    finally:
-        _native.use_native(True)
-
-
 def both(frames: list[bytes], instruments: dict[str, Instrument] | None) -> tuple[list[object], list[object]]:
     """Each frame through a fresh parser in each configuration (inferring when no instruments)."""
 
     def parser() -> BinanceMarketParser:
         return BinanceMarketParser(instruments) if instruments else BinanceMarketParser.inferring()
 
-    native_parser = parser()
-    native = [native_parser.parse(frame, TS) for frame in frames]
-    with python_only():
-        python_parser = parser()
-        python = [python_parser.parse(frame, TS) for frame in frames]
-    return native, python
+    return native_and_python(parser, frames, TS)
 
 
 def number_text(value: int, scale: int, style: str) -> str:

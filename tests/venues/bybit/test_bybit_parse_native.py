@@ -10,14 +10,13 @@ reasons included.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support.native import native_and_python
 from tradestack import _native
 from tradestack.domain.instruments import Instrument
 from tradestack.venues.bybit.parse import BybitMarketParser
@@ -29,25 +28,13 @@ TS = 1_700_000_000_000_000_000
 BTC = {"BTCUSDT": Instrument.from_steps("bybit", "BTCUSDT", "BTC", "USDT", "0.01", "0.000001")}
 
 
-@contextmanager
-def python_only() -> Iterator[None]:
-    _native.use_native(False)
-    try:
-        yield
-    finally:
-        _native.use_native(True)
-
-
 def both(frames: list[bytes], instruments: dict[str, Instrument] | None) -> tuple[list[object], list[object]]:
+    """Each frame through a fresh parser in each configuration (inferring when no instruments)."""
+
     def parser() -> BybitMarketParser:
         return BybitMarketParser(instruments) if instruments else BybitMarketParser.inferring()
 
-    native_parser = parser()
-    native = [native_parser.parse(frame, TS) for frame in frames]
-    with python_only():
-        python_parser = parser()
-        python = [python_parser.parse(frame, TS) for frame in frames]
-    return native, python
+    return native_and_python(parser, frames, TS)
 
 
 def book(bids: str, asks: str, kind: str = "delta", extra: str = "") -> bytes:
